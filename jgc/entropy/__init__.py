@@ -1,0 +1,34 @@
+"""Entropy models in pure JAX: quantization, densities and rates. No bytes here."""
+
+from jgc.entropy.factorized import FactorizedPrior
+from jgc.entropy.gaussian import (
+    SCALE_TABLE,
+    gaussian_likelihood,
+    scale_index,
+    table_scale,
+)
+from jgc.entropy.lower_bound import lower_bound
+from jgc.entropy.quantize import (
+    add_uniform_noise,
+    dequantize,
+    quantize_around_mean,
+    round_ste,
+    symbols,
+)
+from jgc.entropy.rate import bits, bits_per_pixel
+
+__all__ = [
+    "FactorizedPrior",
+    "SCALE_TABLE",
+    "add_uniform_noise",
+    "bits",
+    "bits_per_pixel",
+    "dequantize",
+    "gaussian_likelihood",
+    "lower_bound",
+    "quantize_around_mean",
+    "round_ste",
+    "scale_index",
+    "symbols",
+    "table_scale",
+]
