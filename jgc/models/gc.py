@@ -1,0 +1,75 @@
+"""GC: "Generative Adversarial Networks for Extreme Learned Image Compression"
+(Agustsson et al. 2019).
+
+Encoder to C channels, a fixed L-centre quantizer with soft-to-hard gradients
+(Mentzer et al. 2018, "Conditional probability models for deep image
+compression", §3.1), and the generator that HiFiC later refined (same code
+here, with ChannelNorm). The paper codes nothing and counts `C * log2(L)` bits
+per latent; here a learned per-channel categorical prior over the centre
+indices gives the coder a real distribution, so files come out smaller.
+"""
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jgc.models.hific import FACTOR, Encoder, Generator
+from jgc.models.padding import crop_to, pad_to_multiple
+
+
+def centers(num_centers: int, low: float = -2.0, high: float = 2.0) -> jax.Array:
+  """The quantizer's fixed centres; GC uses {-2, -1, 0, 1, 2}."""
+  return jnp.linspace(low, high, num_centers)
+
+
+def quantize_to_centers(w: jax.Array, c: jax.Array, temperature: float) -> tuple[jax.Array, jax.Array]:
+  """Nearest-centre values (forward) with a soft assignment's gradient (backward).
+
+  Returns `(w_hat, indices)`; the soft value is `sum softmax(-(w - c)^2 / T) c`.
+  """
+  d = (w[..., None] - c) ** 2
+  indices = jnp.argmin(d, axis=-1).astype(jnp.int32)
+  soft = (jax.nn.softmax(-d / temperature, axis=-1) * c).sum(-1)
+  return soft + jax.lax.stop_gradient(c[indices] - soft), indices
+
+
+class GC(nn.Module):
+  """E -> L-centre quantizer -> G, with a learned prior over centre indices."""
+
+  encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
+  generator_channels: Sequence[int] = (960, 480, 240, 120, 60)
+  latent_channels: int = 8
+  num_centers: int = 5
+  temperature: float = 1.0
+  num_residual_blocks: int = 9
+
+  def setup(self):
+    self.encoder = Encoder(self.encoder_channels, self.latent_channels)
+    self.generator = Generator(self.generator_channels, self.num_residual_blocks)
+    self.prior_logits = self.param(
+        "prior_logits", nn.initializers.zeros, (self.latent_channels, self.num_centers))
+
+  def log2_pmf(self) -> jax.Array:
+    """`(C, L)` log2-probabilities of each centre per channel."""
+    return jax.nn.log_softmax(self.prior_logits, axis=-1) / np.log(2.0)
+
+  def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:
+    h, w = x.shape[1:3]
+    latent = self.encoder(pad_to_multiple(x, FACTOR))
+    w_hat, indices = quantize_to_centers(latent, centers(self.num_centers), self.temperature)
+    # The prior learns the index frequencies by maximum likelihood; indices are
+    # discrete, so the rate sends no gradient into the encoder (GC has no rate term).
+    channel = jnp.arange(self.latent_channels)
+    b = -self.log2_pmf()[channel, indices].reshape(x.shape[0], -1).sum(axis=1)
+    x_hat = crop_to(self.generator(w_hat), h, w)
+    aux = {
+        "latents": {"w": latent},
+        "quantized": {"w": w_hat},
+        "symbols": {"w": indices},
+        "bits": {"w": b},
+        "bits_rounded": {"w": b},
+    }
+    return x_hat, aux

@@ -1,0 +1,150 @@
+"""HiFiC: High-Fidelity Generative Image Compression (Mentzer et al. 2020).
+
+Architecture from the paper's Fig. 2 and the official code (TFC
+`models/hific/archs.py`): encoder E, generator G, mean-scale hyperprior P and
+conditional PatchGAN discriminator D. Channel widths and block counts are
+attributes, so tests run narrow variants of the same code; defaults are the
+published sizes (about 181M parameters for E + G + P, 2.8M for D).
+"""
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+
+from jgc.entropy import (
+    FactorizedPrior,
+    add_uniform_noise,
+    bits,
+    gaussian_likelihood,
+    quantize_around_mean,
+)
+from jgc.models.hyper import HyperAnalysis, HyperSynthesis
+from jgc.models.layers import ChannelNorm
+from jgc.models.padding import crop_to, pad_to_multiple
+
+FACTOR = 16  # E downsamples 4x by 2; z is cropped, so the image needs only this.
+
+
+class Encoder(nn.Module):
+  """E: 7x7 conv, four stride-2 3x3 convs, each with ChannelNorm + ReLU, then 3x3 to the latent."""
+
+  channels: Sequence[int] = (60, 120, 240, 480, 960)
+  latent_channels: int = 220
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    for i, c in enumerate(self.channels):
+      x = nn.Conv(c, (7, 7) if i == 0 else (3, 3), (1, 1) if i == 0 else (2, 2), padding="SAME")(x)
+      x = nn.relu(ChannelNorm()(x))
+    return nn.Conv(self.latent_channels, (3, 3), padding="SAME")(x)
+
+
+class ResidualBlock(nn.Module):
+  """conv, ChannelNorm, ReLU, conv, ChannelNorm, plus the input (TFC `archs.py::ResidualBlock`)."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    c = x.shape[-1]
+    h = nn.relu(ChannelNorm()(nn.Conv(c, (3, 3), padding="SAME")(x)))
+    h = ChannelNorm()(nn.Conv(c, (3, 3), padding="SAME")(h))
+    return x + h
+
+
+class Generator(nn.Module):
+  """G: ChannelNorm, 3x3 conv, ChannelNorm, residual blocks with a global skip,
+  four stride-2 transposed convs with ChannelNorm + ReLU, and a 7x7 conv to RGB.
+
+  Outputs an image on the [0, 1] scale, unclipped (training sees the raw
+  values; clipping belongs to evaluation, as in TFC `model.py`).
+  """
+
+  channels: Sequence[int] = (960, 480, 240, 120, 60)
+  num_residual_blocks: int = 9
+
+  @nn.compact
+  def __call__(self, y: jax.Array) -> jax.Array:
+    head = ChannelNorm()(y)
+    head = ChannelNorm()(nn.Conv(self.channels[0], (3, 3), padding="SAME")(head))
+    x = head
+    for _ in range(self.num_residual_blocks):
+      x = ResidualBlock()(x)
+    x = x + head
+    for c in self.channels[1:]:
+      x = nn.ConvTranspose(c, (3, 3), (2, 2), padding="SAME")(x)
+      x = nn.relu(ChannelNorm()(x))
+    return nn.Conv(3, (7, 7), padding="SAME")(x)
+
+
+class MeanScaleHyperprior(nn.Module):
+  """HiFiC's entropy model P: hyper-analysis on y, factorized prior on z, and
+  separate hyper-synthesis nets for the means and the scales (TFC `archs.py`).
+
+  Training follows the official code: y's rate uses noisy values, the decoder
+  gets y rounded around the mean with a straight-through gradient, and the
+  noisy z feeds both synthesis nets. Rounded bits are reported as well, for
+  HiFiC's target-rate rule.
+  """
+
+  latent_channels: int = 220
+  hyper_channels: int = 320
+
+  def setup(self):
+    self.analysis = HyperAnalysis(self.hyper_channels)
+    widths = (self.hyper_channels, self.hyper_channels)
+    self.mean_synthesis = HyperSynthesis(widths, self.latent_channels)
+    self.scale_synthesis = HyperSynthesis(widths, self.latent_channels)
+    self.z_prior = FactorizedPrior(self.hyper_channels)
+
+  def mean_scale(self, z_hat: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
+    """Means and scales of y from the quantized hyper-latent, cropped to y's size."""
+    return (crop_to(self.mean_synthesis(z_hat), *latent_hw),
+            crop_to(self.scale_synthesis(z_hat), *latent_hw))
+
+  def __call__(self, y: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:
+    z = self.analysis(y)
+    z_tilde, z_lik = self.z_prior(z, train=train)
+    z_hat = self.z_prior.quantize(z, train=False)
+    mean, scale = self.mean_scale(z_tilde, y.shape[1:3])
+    y_hat = quantize_around_mean(y, mean)
+    y_lik_hat = gaussian_likelihood(y_hat, mean, scale)
+    if train:
+      y_lik = gaussian_likelihood(add_uniform_noise(y, self.make_rng("noise")), mean, scale)
+      z_lik_hat = self.z_prior.likelihood(z_hat)
+    else:
+      y_lik, z_lik_hat = y_lik_hat, z_lik
+    aux = {
+        "latents": {"y": y, "z": z},
+        "quantized": {"y": y_hat, "z": z_hat},
+        "bits": {"y": bits(y_lik), "z": bits(z_lik)},
+        "bits_rounded": {"y": bits(y_lik_hat), "z": bits(z_lik_hat)},
+        "mean": mean,
+        "scale": scale,
+    }
+    return y_hat, aux
+
+
+class HiFiC(nn.Module):
+  """E + G + P. `__call__(x, train=...)` returns `(x_hat, aux)`, images NHWC in [0, 1].
+
+  `aux` holds the latents, their quantized values, bits per image for each
+  entropy model (noisy in training, rounded otherwise) and `bits_rounded`.
+  """
+
+  encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
+  generator_channels: Sequence[int] = (960, 480, 240, 120, 60)
+  latent_channels: int = 220
+  hyper_channels: int = 320
+  num_residual_blocks: int = 9
+
+  def setup(self):
+    self.encoder = Encoder(self.encoder_channels, self.latent_channels)
+    self.generator = Generator(self.generator_channels, self.num_residual_blocks)
+    self.hyperprior = MeanScaleHyperprior(self.latent_channels, self.hyper_channels)
+
+  def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:
+    h, w = x.shape[1:3]
+    y = self.encoder(pad_to_multiple(x, FACTOR))
+    y_hat, aux = self.hyperprior(y, train=train)
+    x_hat = crop_to(self.generator(y_hat), h, w)
+    return x_hat, aux

@@ -1,0 +1,159 @@
+"""Hyperprior codecs: Ballé et al. 2018 and Minnen et al. 2018.
+
+- `prior="scale"`: the scale hyperprior (Ballé 2018, "Variational image
+  compression with a scale hyperprior", §3): zero-mean Gaussian whose scales
+  come from a hyper-latent computed on |y|.
+- `prior="mean_scale"`: means and scales from the hyper-latent (Minnen 2018,
+  "Joint autoregressive and hierarchical priors", §2, without context).
+- `prior="autoregressive"`: adds a 5x5 masked context model and a 1x1
+  entropy-parameter network (Minnen 2018 §2, Fig. 4; CompressAI
+  `JointAutoregressiveHierarchicalPriors`).
+
+Transforms are four 5x5 stride-2 convolutions with GDN (Ballé 2017), N and M
+channels as in CompressAI's zoo (`compressai/zoo/image.py`).
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jgc.entropy import FactorizedPrior, add_uniform_noise, bits, gaussian_likelihood
+from jgc.models.hyper import HyperAnalysis, HyperSynthesis
+from jgc.models.layers import GDN, MaskedConv, leaky_relu
+from jgc.models.padding import crop_to, pad_to_multiple
+
+FACTOR = 16
+PRIORS = ("scale", "mean_scale", "autoregressive")
+CONTEXT_KERNEL = 5
+
+
+class GDNAnalysis(nn.Module):
+  """g_a: three 5x5 stride-2 convs each followed by GDN, then a 5x5 stride-2 conv to M."""
+
+  channels: int
+  latent_channels: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    for _ in range(3):
+      x = GDN()(nn.Conv(self.channels, (5, 5), (2, 2), padding="SAME")(x))
+    return nn.Conv(self.latent_channels, (5, 5), (2, 2), padding="SAME")(x)
+
+
+class GDNSynthesis(nn.Module):
+  """g_s: three 5x5 stride-2 transposed convs each followed by IGDN, then one to RGB."""
+
+  channels: int
+
+  @nn.compact
+  def __call__(self, y: jax.Array) -> jax.Array:
+    for _ in range(3):
+      y = GDN(inverse=True)(nn.ConvTranspose(self.channels, (5, 5), (2, 2), padding="SAME")(y))
+    return nn.ConvTranspose(3, (5, 5), (2, 2), padding="SAME")(y)
+
+
+class EntropyParameters(nn.Module):
+  """1x1 convs 4M -> 10M/3 -> 8M/3 -> 2M with LeakyReLU (Minnen 2018, Fig. 4)."""
+
+  latent_channels: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    m = self.latent_channels
+    for c in (m * 10 // 3, m * 8 // 3):
+      x = leaky_relu(nn.Conv(c, (1, 1))(x))
+    return nn.Conv(2 * m, (1, 1))(x)
+
+
+class HyperpriorCodec(nn.Module):
+  """bmshj2018 / mbt2018. `__call__(x, train=...)` returns `(x_hat, aux)`.
+
+  Training follows the papers: uniform noise stands in for rounding, both for
+  the rate and for the synthesis input. Outside training, y is rounded around
+  the predicted mean; the autoregressive model rounds around zero in its
+  parallel forward (the means depend on the rounded values themselves) and
+  around the mean only in sequential coding.
+  """
+
+  prior: str = "mean_scale"
+  channels: int = 192
+  latent_channels: int = 320
+
+  def setup(self):
+    if self.prior not in PRIORS:
+      raise ValueError(f"unknown prior {self.prior!r}; expected one of {PRIORS}")
+    n, m = self.channels, self.latent_channels
+    self.analysis = GDNAnalysis(n, m)
+    self.synthesis = GDNSynthesis(n)
+    if self.prior == "scale":
+      self.hyper_analysis = HyperAnalysis(n, "relu")
+      self.hyper_synthesis = HyperSynthesis((n, n), m, "relu")
+    else:
+      self.hyper_analysis = HyperAnalysis(n, "leaky_relu")
+      self.hyper_synthesis = HyperSynthesis((m, m * 3 // 2), 2 * m, "leaky_relu")
+    self.z_prior = FactorizedPrior(n)
+    if self.prior == "autoregressive":
+      self.context = MaskedConv(2 * m, CONTEXT_KERNEL)
+      self.entropy_parameters = EntropyParameters(m)
+
+  def hyper_parameters(self, z_hat: jax.Array, latent_hw: tuple[int, int]) -> jax.Array:
+    """Output of the hyper-synthesis, cropped to y's spatial size."""
+    return crop_to(self.hyper_synthesis(z_hat), *latent_hw)
+
+  def mean_scale(self, y_ctx: jax.Array, hyper: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Means and scales of y. `y_ctx` (quantized y) is read only by the context model."""
+    if self.prior == "scale":
+      return jnp.zeros_like(hyper), hyper
+    if self.prior == "autoregressive":
+      hyper = self.entropy_parameters(jnp.concatenate([hyper, self.context(y_ctx)], axis=-1))
+    mean, scale = jnp.split(hyper, 2, axis=-1)
+    return mean, scale
+
+  def mean_scale_at(self, y_window: jax.Array, hyper_at: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Autoregressive parameters at one position, for sequential decoding.
+
+    `y_window` is the `(B, 5, 5, M)` neighbourhood of the position (zeros
+    outside the latent and not yet decoded); `hyper_at` is `(B, 1, 1, 2M)`.
+    The masked conv's centre output over the window sees exactly what the
+    parallel forward sees at that position.
+    """
+    k = CONTEXT_KERNEL // 2
+    ctx = self.context(y_window)[:, k : k + 1, k : k + 1]
+    out = self.entropy_parameters(jnp.concatenate([hyper_at, ctx], axis=-1))
+    mean, scale = jnp.split(out, 2, axis=-1)
+    return mean, scale
+
+  def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:
+    h, w = x.shape[1:3]
+    y = self.analysis(pad_to_multiple(x, FACTOR))
+    z = self.hyper_analysis(jnp.abs(y) if self.prior == "scale" else y)
+    z_tilde, z_lik = self.z_prior(z, train=train)
+    z_hat = self.z_prior.quantize(z, train=False)
+    hyper = self.hyper_parameters(z_tilde, y.shape[1:3])
+    if train:
+      y_tilde = add_uniform_noise(y, self.make_rng("noise"))
+      mean, scale = self.mean_scale(y_tilde, hyper)
+      y_lik = gaussian_likelihood(y_tilde, mean, scale)
+      y_rounded = jnp.round(y - mean) + mean if self.prior != "autoregressive" else jnp.round(y)
+      y_lik_hat = gaussian_likelihood(y_rounded, mean, scale)
+      z_lik_hat = self.z_prior.likelihood(z_hat)
+      y_hat = y_tilde
+    else:
+      if self.prior == "autoregressive":
+        y_hat = jnp.round(y)
+        mean, scale = self.mean_scale(y_hat, hyper)
+      else:
+        mean, scale = self.mean_scale(y, hyper)
+        y_hat = jnp.round(y - mean) + mean
+      y_lik = y_lik_hat = gaussian_likelihood(y_hat, mean, scale)
+      z_lik_hat = z_lik
+    x_hat = crop_to(self.synthesis(y_hat), h, w)
+    aux = {
+        "latents": {"y": y, "z": z},
+        "quantized": {"y": y_hat, "z": z_hat},
+        "bits": {"y": bits(y_lik), "z": bits(z_lik)},
+        "bits_rounded": {"y": bits(y_lik_hat), "z": bits(z_lik_hat)},
+        "mean": mean,
+        "scale": scale,
+    }
+    return x_hat, aux
