@@ -73,3 +73,14 @@ class GC(nn.Module):
         "bits_rounded": {"w": b},
     }
     return x_hat, aux
+
+  # Coding helpers: the centre indices, coded per channel under `log2_pmf`.
+
+  def encode_latents(self, x: jax.Array) -> jax.Array:
+    """The int32 centre index of every latent element."""
+    return quantize_to_centers(self.encoder(pad_to_multiple(x, FACTOR)),
+                               centers(self.num_centers), self.temperature)[1]
+
+  def decode_latents(self, indices: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
+    """The reconstruction in [0, 1] from the centre indices."""
+    return jnp.clip(crop_to(self.generator(centers(self.num_centers)[indices]), *image_hw), 0.0, 1.0)

@@ -11,13 +11,17 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jgc.entropy import (
     FactorizedPrior,
     add_uniform_noise,
     bits,
+    dequantize,
     gaussian_likelihood,
     quantize_around_mean,
+    scale_index,
+    symbols,
 )
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis
 from jgc.models.layers import ChannelNorm
@@ -148,3 +152,22 @@ class HiFiC(nn.Module):
     y_hat, aux = self.hyperprior(y, train=train)
     x_hat = crop_to(self.generator(y_hat), h, w)
     return x_hat, aux
+
+  # Coding helpers: exactly what the range coder needs, so jgc.codec never
+  # reaches inside the model.
+
+  def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""
+    y = self.encoder(pad_to_multiple(x, FACTOR))
+    z = self.hyperprior.analysis(y)
+    return y, symbols(z, self.hyperprior.z_prior.medians())
+
+  def side_info(self, z_symbols: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
+    """`(mean, scale indices)` of y from the hyper-latent's symbols; both sides of the coder run this."""
+    z_hat = dequantize(z_symbols, self.hyperprior.z_prior.medians())
+    mean, scale = self.hyperprior.mean_scale(z_hat, latent_hw)
+    return mean, scale_index(scale)
+
+  def decode_latents(self, y_symbols: jax.Array, mean: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
+    """The reconstruction in [0, 1] from y's symbols and the means they were coded around."""
+    return jnp.clip(crop_to(self.generator(dequantize(y_symbols, mean)), *image_hw), 0.0, 1.0)

@@ -17,7 +17,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jgc.entropy import FactorizedPrior, add_uniform_noise, bits, gaussian_likelihood
+from jgc.entropy import (
+    FactorizedPrior,
+    add_uniform_noise,
+    bits,
+    dequantize,
+    gaussian_likelihood,
+    scale_index,
+    symbols,
+)
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis
 from jgc.models.layers import GDN, MaskedConv, leaky_relu
 from jgc.models.padding import crop_to, pad_to_multiple
@@ -157,3 +165,27 @@ class HyperpriorCodec(nn.Module):
         "scale": scale,
     }
     return x_hat, aux
+
+  # Coding helpers, as in `HiFiC`.
+
+  def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""
+    y = self.analysis(pad_to_multiple(x, FACTOR))
+    z = self.hyper_analysis(jnp.abs(y) if self.prior == "scale" else y)
+    return y, symbols(z, self.z_prior.medians())
+
+  def side_info(self, z_symbols: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
+    """`(mean, scale indices)` of y from the hyper-latent's symbols.
+
+    The autoregressive prior has no such map: its parameters need the
+    decoded neighbours, position by position (`mean_scale_at`).
+    """
+    if self.prior == "autoregressive":
+      raise ValueError("the autoregressive prior is coded position by position with mean_scale_at")
+    hyper = self.hyper_parameters(dequantize(z_symbols, self.z_prior.medians()), latent_hw)
+    mean, scale = self.mean_scale(None, hyper)
+    return mean, scale_index(scale)
+
+  def decode_latents(self, y_symbols: jax.Array, mean: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
+    """The reconstruction in [0, 1] from y's symbols and the means they were coded around."""
+    return jnp.clip(crop_to(self.synthesis(dequantize(y_symbols, mean)), *image_hw), 0.0, 1.0)

@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jgc.entropy import FactorizedPrior, bits
+from jgc.entropy import FactorizedPrior, bits, dequantize, symbols
 from jgc.models.hific import FACTOR, Encoder, Generator
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -55,3 +55,15 @@ class VAEGAN(nn.Module):
         "log_var": log_var,
     }
     return x_hat, aux
+
+  # Coding helpers: the posterior mean's symbols, coded per channel under `prior`.
+
+  def encode_latents(self, x: jax.Array) -> jax.Array:
+    """The int32 symbols of the rounded posterior mean (relative to the prior's medians)."""
+    mean, _ = jnp.split(self.encoder(pad_to_multiple(x, FACTOR)), 2, axis=-1)
+    return symbols(mean, self.prior.medians())
+
+  def decode_latents(self, y_symbols: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
+    """The reconstruction in [0, 1] from the posterior mean's symbols."""
+    z = dequantize(y_symbols, self.prior.medians())
+    return jnp.clip(crop_to(self.generator(z), *image_hw), 0.0, 1.0)
