@@ -10,6 +10,7 @@ Target:   Kodak at HiFiC-lo 0.183 bpp, PSNR 27.6 dB, LPIPS 0.069; CLIC2020 HiFiC
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 TARGET_BPP = {"lo": 0.14, "mi": 0.3, "hi": 0.45}
 
@@ -24,6 +25,17 @@ def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.target_bpp = TARGET_BPP[rate]
   config.crop_px = 256
+  # No folder and no TFDS name: the embedded sample set (scikit-image's photos).
+  config.data = ml_collections.ConfigDict(dict(
+      folder=config_dict.placeholder(str),
+      tfds_name=config_dict.placeholder(str),
+      data_dir=config_dict.placeholder(str),
+      cache_dir=config_dict.placeholder(str),
+      split="train",
+      image_key="image",
+      num_threads=2,
+      prefetch=64,
+  ))
   config.model = ml_collections.ConfigDict(dict(
       name="hific",
       encoder_channels=(60, 120, 240, 480, 960),
