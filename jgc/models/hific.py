@@ -16,14 +16,13 @@ import jax.numpy as jnp
 from jgc.entropy import (
     FactorizedPrior,
     add_uniform_noise,
-    bits,
     dequantize,
     gaussian_likelihood,
     quantize_around_mean,
     scale_index,
     symbols,
 )
-from jgc.models.hyper import HyperAnalysis, HyperSynthesis
+from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.layers import ChannelNorm
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -117,14 +116,8 @@ class MeanScaleHyperprior(nn.Module):
       z_lik_hat = self.z_prior.likelihood(z_hat)
     else:
       y_lik, z_lik_hat = y_lik_hat, z_lik
-    aux = {
-        "latents": {"y": y, "z": z},
-        "quantized": {"y": y_hat, "z": z_hat},
-        "bits": {"y": bits(y_lik), "z": bits(z_lik)},
-        "bits_rounded": {"y": bits(y_lik_hat), "z": bits(z_lik_hat)},
-        "mean": mean,
-        "scale": scale,
-    }
+    aux = hyperprior_aux(latents=(y, z), quantized=(y_hat, z_hat), likelihoods=(y_lik, z_lik),
+                         rounded_likelihoods=(y_lik_hat, z_lik_hat), mean=mean, scale=scale)
     return y_hat, aux
 
 

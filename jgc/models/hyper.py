@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
+from jgc.entropy import bits
 from jgc.models.layers import leaky_relu
 
 _ACTIVATIONS = {"relu": nn.relu, "leaky_relu": leaky_relu}
@@ -41,3 +42,19 @@ class HyperSynthesis(nn.Module):
     for c in self.channels:
       z = act(nn.ConvTranspose(c, (5, 5), (2, 2), padding="SAME")(z))
     return nn.Conv(self.out_channels, (3, 3), padding="SAME")(z)
+
+
+def hyperprior_aux(*, latents, quantized, likelihoods, rounded_likelihoods, mean, scale) -> dict:
+  """The `aux` of a two-level (y, z) model; each pair is `(for y, for z)`."""
+  return {
+      "latents": _pair(latents),
+      "quantized": _pair(quantized),
+      "bits": _pair(likelihoods, bits),
+      "bits_rounded": _pair(rounded_likelihoods, bits),
+      "mean": mean,
+      "scale": scale,
+  }
+
+
+def _pair(values, f=lambda v: v) -> dict:
+  return {"y": f(values[0]), "z": f(values[1])}

@@ -20,13 +20,12 @@ import jax.numpy as jnp
 from jgc.entropy import (
     FactorizedPrior,
     add_uniform_noise,
-    bits,
     dequantize,
     gaussian_likelihood,
     scale_index,
     symbols,
 )
-from jgc.models.hyper import HyperAnalysis, HyperSynthesis
+from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.layers import GDN, MaskedConv, leaky_relu
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -156,14 +155,8 @@ class HyperpriorCodec(nn.Module):
       y_lik = y_lik_hat = gaussian_likelihood(y_hat, mean, scale)
       z_lik_hat = z_lik
     x_hat = crop_to(self.synthesis(y_hat), h, w)
-    aux = {
-        "latents": {"y": y, "z": z},
-        "quantized": {"y": y_hat, "z": z_hat},
-        "bits": {"y": bits(y_lik), "z": bits(z_lik)},
-        "bits_rounded": {"y": bits(y_lik_hat), "z": bits(z_lik_hat)},
-        "mean": mean,
-        "scale": scale,
-    }
+    aux = hyperprior_aux(latents=(y, z), quantized=(y_hat, z_hat), likelihoods=(y_lik, z_lik),
+                         rounded_likelihoods=(y_lik_hat, z_lik_hat), mean=mean, scale=scale)
     return x_hat, aux
 
   # Coding helpers, as in `HiFiC`.
