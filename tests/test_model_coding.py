@@ -3,7 +3,6 @@ what it coded reproduces the evaluation forward pass."""
 
 import functools
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -1,10 +1,11 @@
 """HiFiC: High-Fidelity Generative Image Compression (Mentzer et al. 2020).
 
 Architecture from the paper's Fig. 2 and the official code (TFC
-`models/hific/archs.py`): encoder E, generator G, mean-scale hyperprior P and
-conditional PatchGAN discriminator D. Channel widths and block counts are
-attributes, so tests run narrow variants of the same code; defaults are the
-published sizes (about 181M parameters for E + G + P, 2.8M for D).
+`models/hific/archs.py`): encoder E, generator G and mean-scale hyperprior P;
+the conditional PatchGAN D is `discriminators.ConditionalPatchDiscriminator`.
+Channel widths and block counts are attributes, so tests run narrow variants
+of the same code; defaults are the published sizes (about 181M parameters for
+E + G + P, 2.8M for D).
 """
 
 from collections.abc import Sequence
