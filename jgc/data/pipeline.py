@@ -97,6 +97,7 @@ def eval_images(cfg, source: EncodedImages | None = None) -> Iterator[tuple[str,
   source = source if source is not None else open_source(cfg)
   bad = BadRecords()
   for i in range(len(source)):
-    image = _decoded(source[i], bad)
+    record = source[i]
+    image = _decoded(record, bad)
     if image is not None:
-      yield source[i][0], image
+      yield record[0], image

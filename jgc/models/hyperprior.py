@@ -103,6 +103,11 @@ class HyperpriorCodec(nn.Module):
       self.context = MaskedConv(2 * m, CONTEXT_KERNEL)
       self.entropy_parameters = EntropyParameters(m)
 
+  def _latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`(y, z)`; the scale hyperprior analyses |y| (Ballé 2018 §3), the others y."""
+    y = self.analysis(pad_to_multiple(x, FACTOR))
+    return y, self.hyper_analysis(jnp.abs(y) if self.prior == "scale" else y)
+
   def hyper_parameters(self, z_hat: jax.Array, latent_hw: tuple[int, int]) -> jax.Array:
     """Output of the hyper-synthesis, cropped to y's spatial size."""
     return crop_to(self.hyper_synthesis(z_hat), *latent_hw)
@@ -132,8 +137,7 @@ class HyperpriorCodec(nn.Module):
 
   def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:
     h, w = x.shape[1:3]
-    y = self.analysis(pad_to_multiple(x, FACTOR))
-    z = self.hyper_analysis(jnp.abs(y) if self.prior == "scale" else y)
+    y, z = self._latents(x)
     z_tilde, z_lik = self.z_prior(z, train=train)
     z_hat = self.z_prior.quantize(z, train=False)
     hyper = self.hyper_parameters(z_tilde, y.shape[1:3])
@@ -163,8 +167,7 @@ class HyperpriorCodec(nn.Module):
 
   def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""
-    y = self.analysis(pad_to_multiple(x, FACTOR))
-    z = self.hyper_analysis(jnp.abs(y) if self.prior == "scale" else y)
+    y, z = self._latents(x)
     return y, symbols(z, self.z_prior.medians())
 
   def side_info(self, z_symbols: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
