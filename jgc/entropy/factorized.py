@@ -97,10 +97,15 @@ class FactorizedPrior(nn.Module):
   def __call__(self, values: jax.Array, *, train: bool) -> tuple[jax.Array, jax.Array]:
     """Returns `(quantized values, their likelihoods)`.
 
-    In training the values carry uniform noise (rng stream "noise"); otherwise
-    they are rounded around the medians, exactly what the coder transmits.
+    In training the values carry uniform noise (rng stream "noise") and the
+    quantile loss is sown into the "losses" collection; otherwise they are
+    rounded around the medians, exactly what the coder transmits.
     """
     quantized = self.quantize(values, train=train)
+    if train:
+      # Sown, not returned, so every model's training loss picks it up without
+      # plumbing; its gradient reaches only `quantiles` (TFC's aux loss).
+      self.sow("losses", "quantiles", self.aux_loss())
     return quantized, self.likelihood(quantized)
 
   def aux_loss(self) -> jax.Array:

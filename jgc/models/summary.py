@@ -38,7 +38,7 @@ def summarize(config, size_px: int = 256) -> tuple[str, dict]:
   totals = {f"params_{k}": _count(v) for k, v in params.items() if isinstance(v, Mapping)}
   totals["params_autoencoder"] = _count(params)
   totals["latent_shapes"] = {k: list(v.shape) for k, v in aux["quantized"].items()}
-  if "discriminator" in config:
+  if config.get("discriminator") is not None:
     disc = build_discriminator(config.discriminator)
     y_hat = jnp.zeros(aux["quantized"][next(iter(aux["quantized"]))].shape)
     d_vars = jax.eval_shape(lambda: disc.init(rngs, x, y_hat, train=False))

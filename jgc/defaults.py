@@ -1,0 +1,127 @@
+"""The config blocks every model's training config shares.
+
+Config files in `configs/` start from `base()` and set the model, the
+discriminator and the loss weights, so a field means the same thing in every
+config and can be overridden the same way (`--config.optim.lr=3e-4`).
+"""
+
+import importlib.util
+import os
+import types
+
+import ml_collections
+from ml_collections import config_dict
+
+# CompressAI's MSE lambdas for qualities 1..8 (`docs/source/zoo.rst`); its loss
+# is lambda * 255^2 * MSE([0, 1]) + bpp, i.e. lambda on MSE in 0..255 units.
+COMPRESSAI_LAMBDA = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+
+
+def base() -> ml_collections.ConfigDict:
+  """Data, optimizer, loop and loss fields, all at neutral defaults."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  # Images per generator update, over all hosts; with a discriminator each
+  # step reads twice as many (one sub-batch for D, one for G, TFC `model.py`).
+  config.batch_size = 8
+  config.crop_px = 256
+  config.num_steps = 1_000_000
+  # "bfloat16" runs the transforms' and discriminator's convolutions in bf16;
+  # parameters, entropy models and losses stay float32.
+  config.compute_dtype = "float32"
+  # A stage-1 workdir: its autoencoder and entropy models initialize this run.
+  config.init_from = config_dict.placeholder(str)
+
+  # No folder and no TFDS name: the embedded sample set (scikit-image's photos).
+  config.data = ml_collections.ConfigDict(dict(
+      folder=config_dict.placeholder(str),
+      tfds_name=config_dict.placeholder(str),
+      data_dir=config_dict.placeholder(str),
+      cache_dir=config_dict.placeholder(str),
+      split="train",
+      image_key="image",
+      num_threads=2,
+      prefetch=64,
+  ))
+  # None: no adversarial part (rate-distortion training, or HiFiC's stage 1).
+  config.discriminator = None
+
+  config.loss = ml_collections.ConfigDict(dict(
+      # Rate weight: lambda_a above target_bpp, lambda_b below it; with no
+      # target, lambda_a always. Both multiply bits per pixel.
+      target_bpp=config_dict.placeholder(float),
+      lambda_a=1.0,
+      lambda_b=1.0,
+      warmup_steps=0,
+      warmup_target_factor=1.0,
+      warmup_rate_factor=1.0,
+      mse_weight=0.0,  # on MSE in 0..255 units
+      lpips_weight=0.0,
+      gan="non_saturating",
+      gan_weight=0.0,
+      feature_matching_weight=0.0,
+      similarity_weight=0.0,
+      kl_weight=0.0,  # on KL nats per pixel
+      sparsity_weight=0.0,
+  ))
+  config.optim = ml_collections.ConfigDict(dict(
+      lr=1e-4,
+      quantiles_lr=1e-4,
+      discriminator_lr=1e-4,
+      b1=0.9,
+      b2=0.999,
+      # lr x decay_factor after decay_steps of this stage (HiFiC: x0.1 at 500k).
+      decay_steps=500_000,
+      decay_factor=0.1,
+      clip_norm=config_dict.placeholder(float),
+  ))
+  config.log_every_steps = 100
+  config.image_every_steps = 5_000
+  config.checkpoint_every_steps = 5_000
+  config.keep_checkpoints = 3
+  return config
+
+
+def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A run that trains on the CPU in seconds: small crops, few steps, frequent logs."""
+  config.batch_size = 2
+  config.crop_px = 64
+  config.num_steps = 20
+  config.log_every_steps = 5
+  config.image_every_steps = 10
+  config.checkpoint_every_steps = 10
+  config.data.num_threads = 1
+  config.data.prefetch = 4
+  return config
+
+
+def parse(arg: str, choices: set[str], name: str) -> set[str]:
+  """The comma-separated options of `get_config(arg)`, validated."""
+  options = set(filter(None, arg.split(",")))
+  unknown = options - choices
+  if unknown:
+    raise ValueError(f"unknown {name} options {sorted(unknown)}; use {', '.join(sorted(choices))}")
+  return options
+
+
+def rate_distortion(config: ml_collections.ConfigDict, quality: int) -> ml_collections.ConfigDict:
+  """bpp + lambda * MSE(0..255) with CompressAI's lambda for `quality` (1..8); no target rate."""
+  if not 1 <= quality <= len(COMPRESSAI_LAMBDA):
+    raise ValueError(f"quality {quality} is outside 1..{len(COMPRESSAI_LAMBDA)}")
+  config.loss.update(lambda_a=1.0, lambda_b=1.0, mse_weight=COMPRESSAI_LAMBDA[quality - 1])
+  return config
+
+
+def quality(options: set[str], default: int) -> int:
+  """The `q1`..`q8` option among `options`, or `default`."""
+  picked = [int(o[1:]) for o in options if o.startswith("q") and o[1:].isdigit()]
+  return picked[0] if picked else default
+
+
+def sibling(config_file: str, name: str) -> types.ModuleType:
+  """Another config file of the same folder, loaded by path (config files are not a package)."""
+  path = os.path.join(os.path.dirname(os.path.abspath(config_file)), f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"jgc_config_{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module

@@ -1,0 +1,46 @@
+"""Trains a model of the zoo.
+
+    python -m jgc.main --config=configs/hific.py:tiny --workdir=/tmp/jgc-tiny
+
+Run it again with the same workdir to resume. On several hosts (a TPU pod
+slice, or GPU processes started with JAX's coordinator variables), pass
+`--multihost` and start the same command on every host.
+"""
+
+import logging
+import os
+import sys
+
+import jax
+from absl import app, flags
+from absl import logging as absl_logging
+from ml_collections import config_flags
+
+from jgc import train
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file, with `:arg` for variants.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and TensorBoard logs.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", bool(os.environ.get("JAX_COORDINATOR_ADDRESS")),
+    "Call jax.distributed.initialize() first (default: when JAX_COORDINATOR_ADDRESS is set).")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  # Orbax and grain log every save through absl at INFO; keep jgc's own lines.
+  absl_logging.get_absl_logger().setLevel(logging.WARNING)
+  if _MULTIHOST.value:
+    jax.distributed.initialize()
+  logging.info("process %d of %d; %d devices in all: %s", jax.process_index(), jax.process_count(),
+               jax.device_count(), jax.devices()[0].platform)
+  try:
+    train.train(_CONFIG.value, _WORKDIR.value)
+  except (train.NonFiniteLoss, train.ConfigMismatch, FileNotFoundError, ValueError) as e:
+    logging.error("%s", e)
+    sys.exit(f"jgc.main: {e}")
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["config", "workdir"])
+  app.run(main)

@@ -1,0 +1,187 @@
+"""The training loop: data-parallel over a `('data',)` mesh, resumable, guarded.
+
+Parameters and optimizer state are replicated; each host feeds its share of
+the global batch (`jax.make_array_from_process_local_data`), and one jitted
+step does the rest (see `jgc.steps`). Checkpoints hold the state and every
+host's input-iterator position, so a run killed at any point continues from
+its last checkpoint with the same data and the same random stream.
+"""
+
+import logging
+import os
+
+import grain
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+from clu import parameter_overview
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from jgc import summaries
+from jgc.data import train_dataset
+from jgc.data.sources import EncodedImages
+from jgc.models import build_discriminator, build_model
+from jgc.steps import GUARDED, Trainer, TrainState, make_trainer
+
+IMAGES_SHOWN = 4
+
+
+class NonFiniteLoss(RuntimeError):
+  """A loss term or gradient became NaN or infinite; the run stopped."""
+
+
+class ConfigMismatch(ValueError):
+  """A checkpoint does not fit the config's models."""
+
+
+def make_mesh(devices: list | None = None) -> Mesh:
+  """A one-axis `('data',)` mesh over `devices` (default: all of them, on every host)."""
+  return Mesh(np.asarray(devices if devices is not None else jax.devices()), ("data",))
+
+
+def build_trainer(config) -> Trainer:
+  """The config's model, discriminator (or none), losses and optimizers."""
+  disc = build_discriminator(config.discriminator) if config.discriminator is not None else None
+  return make_trainer(build_model(config.model), disc, config)
+
+
+def images_per_step(config) -> int:
+  """Global images read per step: twice the batch with a discriminator (one sub-batch each)."""
+  return config.batch_size * (1 if config.discriminator is None else 2)
+
+
+def check_batch(config, *, num_devices: int, num_hosts: int) -> None:
+  """Raises unless every device gets whole images (and, with D, as many for D as for G)."""
+  n = images_per_step(config)
+  per_device = 2 if config.discriminator is not None else 1
+  if config.batch_size < 1 or n % (num_devices * per_device) or n % num_hosts:
+    raise ValueError(
+        f"batch_size {config.batch_size} ({n} images per step) does not split evenly over "
+        f"{num_devices} devices on {num_hosts} hosts"
+        + (" with both D and G sub-batches on every device" if per_device == 2 else ""))
+
+
+def _manager(directory: str, keep: int | None = None) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(
+      os.path.abspath(directory),
+      options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=keep is not None),
+      item_handlers={"state": ocp.StandardCheckpointHandler(), "data": grain.checkpoint.CheckpointHandler()},
+  )
+
+
+def _restore(manager: ocp.CheckpointManager, abstract: TrainState, iterator) -> TrainState:
+  step = manager.latest_step()
+  try:
+    restored = manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract), data=grain.checkpoint.CheckpointRestore(iterator)))
+  except (ValueError, KeyError, TypeError) as e:
+    raise ConfigMismatch(
+        f"the checkpoint at step {step} in {manager.directory} does not fit this config "
+        f"(another model or discriminator?): {e}") from None
+  logging.info("resumed from step %d in %s", step, manager.directory)
+  return restored.state
+
+
+def _init_from(workdir: str, trainer: Trainer, state: TrainState, sharding: NamedSharding) -> TrainState:
+  """Autoencoder and entropy models from another run's latest checkpoint; D and optimizers fresh."""
+  manager = _manager(os.path.join(workdir, "checkpoints"))
+  step = manager.latest_step()
+  if step is None:
+    raise FileNotFoundError(f"init_from: no checkpoint in {workdir}/checkpoints")
+  params = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore())).state["params"]
+  expected = jax.tree.map(lambda a: a.shape, state.params)
+  found = jax.tree.map(lambda a: a.shape, params)
+  if expected != found:
+    raise ConfigMismatch(f"init_from: the model in {workdir} (step {step}) has other layers or "
+                         "sizes than this config's model")
+  params = jax.device_put(params, sharding)
+  logging.info("initialized the model from step %d of %s", step, workdir)
+  return state.replace(params=params, opt_state=trainer.model_opt.init(params))
+
+
+def _raise_if_bad(state: TrainState, manager: ocp.CheckpointManager) -> None:
+  bad_step = int(state.bad_step)
+  if bad_step < 0:
+    return
+  mask = int(state.bad_terms)
+  terms = ", ".join(name for i, name in enumerate(GUARDED) if mask & (1 << i))
+  manager.wait_until_finished()
+  last = manager.latest_step()
+  kept = f"the last good checkpoint is step {last} in {manager.directory}" if last is not None else \
+      "no checkpoint was written yet"
+  raise NonFiniteLoss(f"non-finite {terms} at step {bad_step}; training stopped and {kept}")
+
+
+def train(config, workdir: str, *, devices: list | None = None, source: EncodedImages | None = None) -> TrainState:
+  """Trains `config` in `workdir` (checkpoints/, tensorboard/), resuming if it holds a checkpoint.
+
+  Args:
+    config: a training config (see `configs/`).
+    workdir: where checkpoints and TensorBoard logs go.
+    devices: the mesh's devices (default: all).
+    source: an opened image source instead of `config.data` (tests).
+  Returns:
+    The final state.
+  """
+  mesh = make_mesh(devices)
+  check_batch(config, num_devices=mesh.size, num_hosts=jax.process_count())
+  replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+  trainer = build_trainer(config)
+  per_host = images_per_step(config) // jax.process_count()
+  dataset, bad_records = train_dataset(
+      config.data, batch_size=per_host, crop_px=config.crop_px, seed=config.seed, source=source)
+  iterator = iter(dataset)
+
+  sample = jnp.zeros((1, config.crop_px, config.crop_px, 3), jnp.uint8)
+  key = jax.random.key(config.seed)
+  init = jax.jit(trainer.init, out_shardings=replicated)
+  abstract = jax.eval_shape(trainer.init, key, sample)
+  abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), abstract)
+  manager = _manager(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
+  if manager.latest_step() is not None:
+    state = _restore(manager, abstract, iterator)
+  else:
+    state = init(key, sample)
+    if config.init_from:
+      state = _init_from(config.init_from, trainer, state, replicated)
+
+  step_fn = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
+  reconstruct = jax.jit(trainer.reconstruct)
+  writer = summaries.Writer(os.path.join(workdir, "tensorboard"))
+  step = int(state.step)
+  if jax.process_index() == 0:
+    logging.info("model parameters:\n%s", parameter_overview.get_parameter_overview(state.params))
+    if trainer.disc is not None:
+      logging.info("discriminator parameters:\n%s", parameter_overview.get_parameter_overview(state.disc_params))
+  progress = summaries.Progress(step, config.num_steps)
+  averages = summaries.Averages()
+  try:
+    while step < config.num_steps:
+      local = next(iterator)
+      state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local))
+      averages.add(metrics)
+      step += 1
+      last = step == config.num_steps
+      if step % config.log_every_steps == 0 or last:
+        _raise_if_bad(state, manager)
+        values = averages.pop()
+        rate = progress.rate(step)
+        values.update(steps_per_s=rate, images_per_s=rate * images_per_step(config),
+                      skipped_records=bad_records.count)
+        writer.scalars(step, values)
+        progress.line(step, rate, values)
+      if step % config.image_every_steps == 0 or last:
+        shown = local[:: 2 if trainer.disc is not None else 1][:IMAGES_SHOWN]
+        writer.images(step, "original", shown / 255.0)
+        writer.images(step, "reconstruction", jax.device_get(reconstruct(state.params, shown)))
+      if step % config.checkpoint_every_steps == 0 or last:
+        _raise_if_bad(state, manager)
+        manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)))
+    manager.wait_until_finished()
+  finally:
+    writer.close()
+    manager.close()
+  return state

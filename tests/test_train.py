@@ -1,0 +1,164 @@
+"""Training end to end: every config's tiny variant, resume after SIGKILL,
+data parallelism, the non-finite guard and two-stage initialization."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jgc import defaults, train
+from jgc.data import embedded_samples
+from jgc.steps import GUARDED
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
+
+
+def config(name: str, arg: str, **overrides):
+  c = defaults.sibling(os.path.join(ROOT, "configs", f"{name}.py"), name).get_config(arg)
+  c.update(overrides)
+  return c
+
+
+def leaves_close(a, b, rtol=1e-5, atol=1e-6):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+@pytest.fixture(scope="module")
+def samples():
+  return embedded_samples()
+
+
+@pytest.mark.parametrize("name,arg", [
+    ("hific", "tiny"), ("hific_sparse", "tiny"), ("bmshj2018", "tiny"), ("mbt2018", "mean,tiny"),
+    ("mbt2018", "ar,tiny"), ("gc", "tiny"), ("vaegan", "tiny"),
+])
+def test_every_config_trains_its_tiny_variant(tmp_path, samples, name, arg):
+  c = config(name, arg, num_steps=3, log_every_steps=1, image_every_steps=3, checkpoint_every_steps=3)
+  state = train.train(c, str(tmp_path), source=samples)
+  assert int(state.step) == 3 and int(state.bad_step) == -1
+  assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(state.params))
+  assert os.listdir(tmp_path / "checkpoints") == ["3"]
+  events = os.listdir(tmp_path / "tensorboard")
+  assert events and os.path.getsize(tmp_path / "tensorboard" / events[0]) > 1000
+
+
+def test_resume_after_sigkill_continues_the_same_run(tmp_path, samples):
+  killed, straight = tmp_path / "killed", tmp_path / "straight"
+  steps = 40
+  cmd = [sys.executable, "-m", "jgc.main", "--config=configs/hific.py:stage1,tiny", f"--workdir={killed}",
+         f"--config.num_steps={steps}", "--config.checkpoint_every_steps=2", "--config.log_every_steps=1"]
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  deadline = time.monotonic() + 240
+  while not (killed / "checkpoints" / "4").exists():
+    assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+    assert time.monotonic() < deadline, "no checkpoint at step 4 within 240 s"
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  done = sorted(int(d) for d in os.listdir(killed / "checkpoints") if d.isdigit())
+  assert done[-1] < steps, "the run finished before it was killed"
+
+  c = config("hific", "stage1,tiny", num_steps=steps, checkpoint_every_steps=2, log_every_steps=1)
+  resumed = train.train(c, str(killed), source=samples)
+  reference = train.train(c, str(straight), source=samples)
+  assert int(resumed.step) == int(reference.step) == steps
+  leaves_close(resumed.params, reference.params)
+  leaves_close(resumed.opt_state, reference.opt_state)
+
+
+MULTI_DEVICE = textwrap.dedent("""
+    import json, sys
+    import jax, numpy as np
+    from jgc import defaults, train
+    c = defaults.sibling("configs/hific.py", "hific").get_config("tiny")
+    c.update(batch_size=4, num_steps=2, log_every_steps=1, checkpoint_every_steps=2)
+    devices = jax.devices()
+    assert len(devices) == 4, devices
+    four = train.train(c, sys.argv[1] + "/four", devices=devices)
+    one = train.train(c, sys.argv[1] + "/one", devices=devices[:1])
+    worst = 0.0
+    for a, b in zip(jax.tree.leaves(four), jax.tree.leaves(one)):
+      a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+      if a.size:
+        worst = max(worst, float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-12)))
+    print(json.dumps({"devices": len(devices), "max_rel_diff": worst}))
+""")
+
+
+def test_four_devices_and_one_give_the_same_state(tmp_path):
+  env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+  out = subprocess.run([sys.executable, "-c", MULTI_DEVICE, str(tmp_path)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  # Parameters, both Adam moments (the first is 0.1 x the gradient) and D's
+  # spectral-norm state, after a D and a G update on each of two steps; the
+  # difference per array, relative to its largest entry, is float rounding.
+  assert result["max_rel_diff"] < 1e-4, result
+
+
+def test_non_finite_step_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, samples):
+  # A learning rate of 1e26 from step 3 on: the update of step 3 overflows.
+  c = config("bmshj2018", "tiny", num_steps=10, checkpoint_every_steps=2, log_every_steps=1)
+  c.optim.update(decay_steps=3, decay_factor=1e30)
+  with pytest.raises(train.NonFiniteLoss, match=r"non-finite updated_parameters at step 3.*last good checkpoint is step 2"):
+    train.train(c, str(tmp_path), source=samples)
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
+  c.optim.update(decay_steps=500_000, decay_factor=0.1)
+  c.num_steps = 3
+  resumed = train.train(c, str(tmp_path), source=samples)
+  assert int(resumed.step) == 3 and int(resumed.bad_step) == -1
+
+
+def test_guard_names_the_term_and_freezes_the_state(samples):
+  c = config("bmshj2018", "tiny")
+  c.loss.mse_weight = float("nan")
+  trainer = train.build_trainer(c)
+  images = jnp.zeros((2, 64, 64, 3), jnp.uint8) + 128
+  state = trainer.init(jax.random.key(0), images)
+  after, _ = jax.jit(trainer.step)(state, images)
+  assert int(after.bad_step) == 0 and int(after.step) == 1
+  named = [n for i, n in enumerate(GUARDED) if int(after.bad_terms) & (1 << i)]
+  assert "mse" in named and "rate" not in named
+  leaves_close(after.params, state.params, rtol=0, atol=0)
+
+
+def test_stage_two_starts_from_the_stage_one_autoencoder(tmp_path, samples):
+  stage1 = config("hific", "stage1,tiny", num_steps=2, checkpoint_every_steps=2)
+  first = train.train(stage1, str(tmp_path / "one"), source=samples)
+  stage2 = config("hific", "tiny", num_steps=0, init_from=str(tmp_path / "one"))
+  second = train.train(stage2, str(tmp_path / "two"), source=samples)
+  leaves_close(second.params, first.params, rtol=0, atol=0)
+  assert jax.tree.leaves(second.disc_params)
+  assert all(float(jnp.abs(m).sum()) == 0 for m in jax.tree.leaves(second.opt_state) if m.ndim)
+
+  other = config("bmshj2018", "tiny", num_steps=0, init_from=str(tmp_path / "one"))
+  with pytest.raises(train.ConfigMismatch, match="other layers or sizes"):
+    train.train(other, str(tmp_path / "three"), source=samples)
+  with pytest.raises(train.ConfigMismatch, match="does not fit this config"):
+    train.train(config("hific", "tiny", num_steps=0), str(tmp_path / "one"), source=samples)
+  missing = config("hific", "tiny", num_steps=0, init_from=str(tmp_path / "nowhere"))
+  with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    train.train(missing, str(tmp_path / "four"), source=samples)
+
+
+def test_bad_settings_are_named():
+  with pytest.raises(ValueError, match="does not split evenly over 4 devices on 1 hosts with both D and G"):
+    train.check_batch(config("hific", "tiny", batch_size=3), num_devices=4, num_hosts=1)
+  with pytest.raises(ValueError, match="does not split evenly over 2 devices on 2 hosts"):
+    train.check_batch(config("bmshj2018", "tiny", batch_size=3), num_devices=2, num_hosts=2)
+  train.check_batch(config("hific", "tiny", batch_size=4), num_devices=4, num_hosts=2)
+  stage1 = config("hific", "stage1,tiny")
+  stage1.loss.gan_weight = 0.1
+  with pytest.raises(ValueError, match="gan_weight set but the config has no discriminator"):
+    train.build_trainer(stage1)
