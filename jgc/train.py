@@ -43,8 +43,9 @@ def make_mesh(devices: list | None = None) -> Mesh:
 
 def build_trainer(config) -> Trainer:
   """The config's model, discriminator (or none), losses and optimizers."""
-  disc = build_discriminator(config.discriminator) if config.discriminator is not None else None
-  return make_trainer(build_model(config.model), disc, config)
+  dtype = config.compute_dtype
+  disc = build_discriminator(config.discriminator, dtype) if config.discriminator is not None else None
+  return make_trainer(build_model(config.model, dtype), disc, config)
 
 
 def images_per_step(config) -> int:
@@ -115,7 +116,7 @@ def _raise_if_bad(state: TrainState, manager: ocp.CheckpointManager) -> None:
 
 
 def train(config, workdir: str, *, devices: list | None = None, source: EncodedImages | None = None) -> TrainState:
-  """Trains `config` in `workdir` (checkpoints/, tensorboard/), resuming if it holds a checkpoint.
+  """Trains `config` in `workdir` (config.json, checkpoints/, tensorboard/), resuming if it holds a checkpoint.
 
   Args:
     config: a training config (see `configs/`).
@@ -125,6 +126,11 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   Returns:
     The final state.
   """
+  if jax.process_index() == 0:
+    # What `jgc.codec export` rebuilds the model from.
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort(indent=2))
   mesh = make_mesh(devices)
   check_batch(config, num_devices=mesh.size, num_hosts=jax.process_count())
   replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))

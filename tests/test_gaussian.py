@@ -53,7 +53,7 @@ def test_scale_index_snaps_to_the_nearest_entry_in_log_space():
 
 
 def test_scale_index_is_stable_at_the_boundaries():
-  b = gaussian._SNAP_BOUNDARIES
+  b = gaussian.SNAP_BOUNDARIES
   below = np.nextafter(b, np.float32(0))
   np.testing.assert_array_equal(entropy.scale_index(b), np.arange(63))
   np.testing.assert_array_equal(entropy.scale_index(below), np.arange(63))

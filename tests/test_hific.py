@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from model_helpers import NARROW, RNGS, assert_finite_forward_and_gradients, image, init
 
-from jgc.models import ConditionalPatchDiscriminator, HiFiC
+from jgc.models import ConditionalPatchDiscriminator, HiFiC, build_discriminator, build_model
 
 TINY = HiFiC(latent_channels=8, hyper_channels=8, **NARROW)
 
@@ -86,3 +86,20 @@ def test_discriminator_conditions_on_the_latent_without_its_gradient():
   gy = jax.grad(lambda y: out(x, y).sum())(y_hat)
   gx = jax.grad(lambda x: out(x, y_hat).sum())(x)
   assert float(jnp.abs(gy).sum()) == 0 and float(jnp.abs(gx).sum()) > 0
+
+
+def test_bfloat16_compute_keeps_float32_parameters_and_outputs():
+  cfg = dict(name="hific", **NARROW, latent_channels=8, hyper_channels=8)
+  x = image((1, 32, 32, 3))
+  f32, bf16 = build_model(cfg), build_model(cfg, "bfloat16")
+  variables = init(f32, x)
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(init(bf16, x)["params"]))
+  (ref, ref_aux), (low, low_aux) = (m.apply(variables, x, train=False) for m in (f32, bf16))
+  assert low.dtype == jnp.float32 and low_aux["quantized"]["y"].dtype == jnp.float32
+  np.testing.assert_allclose(low, ref, atol=0.05 * float(jnp.abs(ref).max()))
+  d = build_discriminator(dict(name="patch", channels=(4, 4, 8, 8), condition_channels=2), "bfloat16")
+  d_vars = d.init(RNGS, x, low_aux["quantized"]["y"], train=False)
+  logits, features = d.apply(d_vars, x, low_aux["quantized"]["y"], train=False)
+  assert logits[0].dtype == features[0].dtype == jnp.float32
+  with pytest.raises(ValueError, match="runs in float32 only"):
+    build_model(dict(name="hyperprior", channels=8, latent_channels=8), "bfloat16")

@@ -55,6 +55,19 @@ class IndexedCoder:
 
   def encode(self, symbols: np.ndarray, indices: np.ndarray) -> bytes:
     """Codes `symbols` (any shape, int32 values) under `tables[indices]`."""
+    encoder = constriction.stream.queue.RangeEncoder()
+    self.encode_into(encoder, symbols, indices)
+    return encoder.get_compressed().astype("<u4").tobytes()
+
+  def decode(self, data: bytes, indices: np.ndarray) -> np.ndarray:
+    """Inverse of `encode`: int32 symbols with the shape of `indices`."""
+    decoder = self.decoder(data)
+    return self.decode_from(decoder, indices)
+
+  def encode_into(self, encoder, symbols: np.ndarray, indices: np.ndarray) -> None:
+    """Appends one chunk to a running `RangeEncoder`: autoregressive models code
+    position by position, each chunk's indices known only once the previous
+    chunks are decoded."""
     symbols = np.asarray(symbols).reshape(-1)
     indices = np.asarray(indices).reshape(-1)
     if symbols.shape != indices.shape:
@@ -63,24 +76,26 @@ class IndexedCoder:
     sorted_symbols = symbols[order]
     pos, out = self._positions(sorted_symbols, indices[order])
     pos = pos.astype(np.int32)
-    encoder = constriction.stream.queue.RangeEncoder()
     start = 0
     for table, n in enumerate(counts):
       if n:
         encoder.encode(pos[start : start + n], self._models[table])
         start += n
     _encode_escapes(encoder, sorted_symbols[out].astype(np.int64))
-    return encoder.get_compressed().astype("<u4").tobytes()
 
-  def decode(self, data: bytes, indices: np.ndarray) -> np.ndarray:
-    """Inverse of `encode`: int32 symbols with the shape of `indices`."""
+  @staticmethod
+  def decoder(data: bytes):
+    """A `RangeDecoder` over a coded stream, for `decode_from`."""
+    if len(data) % 4:
+      raise StreamError(f"a coded stream is a whole number of 32-bit words, got {len(data)} bytes")
+    return constriction.stream.queue.RangeDecoder(np.frombuffer(data, "<u4").astype(np.uint32))
+
+  def decode_from(self, decoder, indices: np.ndarray) -> np.ndarray:
+    """Reads the next chunk written by `encode_into`, for these table indices."""
     indices = np.asarray(indices)
     shape = indices.shape
     indices = indices.reshape(-1)
-    if len(data) % 4:
-      raise StreamError(f"a coded stream is a whole number of 32-bit words, got {len(data)} bytes")
     order, counts = self._group(indices)
-    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, "<u4").astype(np.uint32))
     pos = np.empty(indices.size, np.int64)
     start = 0
     try:
@@ -93,6 +108,10 @@ class IndexedCoder:
       values = pos + self.tables.offsets[sorted_indices]
       values[out] = _decode_escapes(decoder, int(out.sum()))
     except (AssertionError, ValueError, RuntimeError, OverflowError) as e:  # constriction raises AssertionError
+      raise StreamError(f"corrupt coded stream: {e}") from None
+    except BaseException as e:  # a Rust panic inside constriction (pyo3's PanicException)
+      if type(e).__name__ != "PanicException":
+        raise
       raise StreamError(f"corrupt coded stream: {e}") from None
     result = np.empty(indices.size, np.int32)
     result[order] = values

@@ -23,7 +23,7 @@ SCALE_TABLE = np.exp(np.linspace(np.log(SCALE_MIN), np.log(SCALE_MAX), SCALE_LEV
 # Geometric midpoints: a scale snaps to the table entry nearest in log space.
 # Stored as float32 so that snapping is a pure comparison, identical on every
 # backend for identical inputs.
-_SNAP_BOUNDARIES = np.sqrt(SCALE_TABLE[1:] * SCALE_TABLE[:-1]).astype(np.float32)
+SNAP_BOUNDARIES = np.sqrt(SCALE_TABLE[1:] * SCALE_TABLE[:-1]).astype(np.float32)
 
 
 def _standardized_cdf(x: jax.Array) -> jax.Array:
@@ -66,7 +66,7 @@ def scale_index(scale: jax.Array) -> jax.Array:
   the same scales compute the same indices.
   """
   scale = jnp.asarray(scale, jnp.float32)
-  return jnp.searchsorted(jnp.asarray(_SNAP_BOUNDARIES), scale, side="left").astype(jnp.int32)
+  return jnp.searchsorted(jnp.asarray(SNAP_BOUNDARIES), scale, side="left").astype(jnp.int32)
 
 
 def table_scale(index: jax.Array) -> jax.Array:

@@ -8,7 +8,10 @@ discriminator maps `(x, y_hat, *, train)` to `(logits, features)`.
 
 from collections.abc import Mapping
 
+import dataclasses
+
 import flax.linen as nn
+import jax.numpy as jnp
 
 from jgc.models.discriminators import (
     ConditionalPatchDiscriminator,
@@ -28,26 +31,31 @@ DISCRIMINATORS = {
 }
 
 
-def _build(registry: dict, kind: str, cfg: Mapping) -> nn.Module:
+def _build(registry: dict, kind: str, cfg: Mapping, dtype: str) -> nn.Module:
   kwargs = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
   name = kwargs.pop("name", None)
   if name not in registry:
     raise ValueError(f"unknown {kind} {name!r}; choose one of {sorted(registry)}")
   kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+  if jnp.dtype(dtype) != jnp.float32:
+    if "dtype" not in {f.name for f in dataclasses.fields(registry[name])}:
+      raise ValueError(f"{kind} {name!r} runs in float32 only; set compute_dtype to float32")
+    kwargs["dtype"] = jnp.dtype(dtype)
   try:
     return registry[name](**kwargs)
   except TypeError as e:
     raise ValueError(f"bad settings for {kind} {name!r}: {e}") from None
 
 
-def build_model(cfg: Mapping) -> nn.Module:
-  """The codec model a config's `model` block names (`name` plus its attributes)."""
-  return _build(MODELS, "model", cfg)
+def build_model(cfg: Mapping, dtype: str = "float32") -> nn.Module:
+  """The codec model a config's `model` block names (`name` plus its attributes);
+  `dtype` is the transforms' compute type (parameters stay float32)."""
+  return _build(MODELS, "model", cfg, dtype)
 
 
-def build_discriminator(cfg: Mapping) -> nn.Module:
-  """The discriminator a config's `discriminator` block names."""
-  return _build(DISCRIMINATORS, "discriminator", cfg)
+def build_discriminator(cfg: Mapping, dtype: str = "float32") -> nn.Module:
+  """The discriminator a config's `discriminator` block names, computing in `dtype`."""
+  return _build(DISCRIMINATORS, "discriminator", cfg, dtype)
 
 
 __all__ = [

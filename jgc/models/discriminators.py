@@ -1,7 +1,8 @@
 """Discriminators. Each returns `(logits, features)`: a list of patch-logit maps
 (one per scale) and a flat list of hidden activations for feature matching or
 a learned similarity. Each takes the image and the quantized latent; the
-unconditional ones ignore the latent.
+unconditional ones ignore the latent. `dtype` sets the convolutions' compute
+type; logits and features come out float32 for the losses.
 """
 
 from collections.abc import Sequence
@@ -25,18 +26,20 @@ class ConditionalPatchDiscriminator(nn.Module):
 
   channels: Sequence[int] = (64, 128, 256, 512)
   condition_channels: int = 12
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, y_hat: jax.Array, *, train: bool):
     h, w = x.shape[1:3]
-    c = leaky_relu(SNConv(self.condition_channels, 3)(jax.lax.stop_gradient(y_hat), train=train))
+    c = SNConv(self.condition_channels, 3, dtype=self.dtype)(jax.lax.stop_gradient(y_hat), train=train)
+    c = leaky_relu(c)
     c = jnp.repeat(jnp.repeat(c, -(-h // c.shape[1]), axis=1), -(-w // c.shape[2]), axis=2)
-    x = jnp.concatenate([x, c[:, :h, :w]], axis=-1)
+    x = jnp.concatenate([x.astype(c.dtype), c[:, :h, :w]], axis=-1)
     features = []
     for i, ch in enumerate(self.channels):
-      x = leaky_relu(SNConv(ch, 4, 2 if i < len(self.channels) - 1 else 1)(x, train=train))
+      x = leaky_relu(SNConv(ch, 4, 2 if i < len(self.channels) - 1 else 1, dtype=self.dtype)(x, train=train))
       features.append(x)
-    return [SNConv(1, 4)(x, train=train)], features
+    return _float32([SNConv(1, 4, dtype=self.dtype)(x, train=train)]), _float32(features)
 
 
 class PatchDiscriminator(nn.Module):
@@ -44,17 +47,19 @@ class PatchDiscriminator(nn.Module):
   C512 (stride 1) with InstanceNorm and LeakyReLU 0.2, then a 1-channel conv."""
 
   channels: Sequence[int] = (64, 128, 256, 512)
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array):
     features = []
     for i, ch in enumerate(self.channels):
-      x = nn.Conv(ch, (4, 4), (2, 2) if i < len(self.channels) - 1 else (1, 1), padding="SAME")(x)
+      x = nn.Conv(ch, (4, 4), (2, 2) if i < len(self.channels) - 1 else (1, 1), padding="SAME",
+                  dtype=self.dtype)(x)
       if i > 0:
-        x = nn.InstanceNorm()(x)
+        x = nn.InstanceNorm(dtype=self.dtype)(x)
       x = leaky_relu(x)
       features.append(x)
-    return nn.Conv(1, (4, 4), padding="SAME")(x), features
+    return nn.Conv(1, (4, 4), padding="SAME", dtype=self.dtype)(x), features
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -63,6 +68,7 @@ class MultiScaleDiscriminator(nn.Module):
 
   channels: Sequence[int] = (64, 128, 256, 512)
   num_scales: int = 3
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, y_hat: jax.Array, *, train: bool):
@@ -71,10 +77,10 @@ class MultiScaleDiscriminator(nn.Module):
     for s in range(self.num_scales):
       if s:
         x = nn.avg_pool(x, (3, 3), (2, 2), padding="SAME", count_include_pad=False)
-      out, feats = PatchDiscriminator(self.channels)(x)
+      out, feats = PatchDiscriminator(self.channels, self.dtype)(x)
       logits.append(out)
       features.extend(feats)
-    return logits, features
+    return _float32(logits), _float32(features)
 
 
 class FeatureDiscriminator(nn.Module):
@@ -89,6 +95,7 @@ class FeatureDiscriminator(nn.Module):
   channels: Sequence[int] = (64, 128, 256, 256)
   feature_layer: int = 2
   pretrained_features: bool = False
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, y_hat: jax.Array, *, train: bool):
@@ -97,7 +104,11 @@ class FeatureDiscriminator(nn.Module):
       x = alexnet_features(x)[1]
     features = []
     for ch in self.channels:
-      x = leaky_relu(nn.Conv(ch, (4, 4), (2, 2), padding="SAME")(x))
+      x = leaky_relu(nn.Conv(ch, (4, 4), (2, 2), padding="SAME", dtype=self.dtype)(x))
       features.append(x)
-    logits = nn.Dense(1)(x.mean(axis=(1, 2)))
-    return [logits], [features[self.feature_layer]]
+    logits = nn.Dense(1, dtype=self.dtype)(x.mean(axis=(1, 2)))
+    return _float32([logits]), _float32([features[self.feature_layer]])
+
+
+def _float32(arrays: list[jax.Array]) -> list[jax.Array]:
+  return [a.astype(jnp.float32) for a in arrays]

@@ -45,10 +45,11 @@ class GC(nn.Module):
   num_centers: int = 5
   temperature: float = 1.0
   num_residual_blocks: int = 9
+  dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions
 
   def setup(self):
-    self.encoder = Encoder(self.encoder_channels, self.latent_channels)
-    self.generator = Generator(self.generator_channels, self.num_residual_blocks)
+    self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype)
+    self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype)
     self.prior_logits = self.param(
         "prior_logits", nn.initializers.zeros, (self.latent_channels, self.num_centers))
 

@@ -35,23 +35,27 @@ class Encoder(nn.Module):
 
   channels: Sequence[int] = (60, 120, 240, 480, 960)
   latent_channels: int = 220
+  dtype: jnp.dtype = jnp.float32  # of the convolutions; the latent is float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, c in enumerate(self.channels):
-      x = nn.Conv(c, (7, 7) if i == 0 else (3, 3), (1, 1) if i == 0 else (2, 2), padding="SAME")(x)
+      x = nn.Conv(c, (7, 7) if i == 0 else (3, 3), (1, 1) if i == 0 else (2, 2), padding="SAME",
+                  dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
-    return nn.Conv(self.latent_channels, (3, 3), padding="SAME")(x)
+    return nn.Conv(self.latent_channels, (3, 3), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
 
 
 class ResidualBlock(nn.Module):
   """conv, ChannelNorm, ReLU, conv, ChannelNorm, plus the input (TFC `archs.py::ResidualBlock`)."""
 
+  dtype: jnp.dtype = jnp.float32
+
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     c = x.shape[-1]
-    h = nn.relu(ChannelNorm()(nn.Conv(c, (3, 3), padding="SAME")(x)))
-    h = ChannelNorm()(nn.Conv(c, (3, 3), padding="SAME")(h))
+    h = nn.relu(ChannelNorm()(nn.Conv(c, (3, 3), padding="SAME", dtype=self.dtype)(x)))
+    h = ChannelNorm()(nn.Conv(c, (3, 3), padding="SAME", dtype=self.dtype)(h))
     return x + h
 
 
@@ -65,19 +69,20 @@ class Generator(nn.Module):
 
   channels: Sequence[int] = (960, 480, 240, 120, 60)
   num_residual_blocks: int = 9
+  dtype: jnp.dtype = jnp.float32  # of the convolutions; the image is float32
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     head = ChannelNorm()(y)
-    head = ChannelNorm()(nn.Conv(self.channels[0], (3, 3), padding="SAME")(head))
+    head = ChannelNorm()(nn.Conv(self.channels[0], (3, 3), padding="SAME", dtype=self.dtype)(head))
     x = head
     for _ in range(self.num_residual_blocks):
-      x = ResidualBlock()(x)
+      x = ResidualBlock(self.dtype)(x)
     x = x + head
     for c in self.channels[1:]:
-      x = nn.ConvTranspose(c, (3, 3), (2, 2), padding="SAME")(x)
+      x = nn.ConvTranspose(c, (3, 3), (2, 2), padding="SAME", dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
-    return nn.Conv(3, (7, 7), padding="SAME")(x)
+    return nn.Conv(3, (7, 7), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
 
 
 class MeanScaleHyperprior(nn.Module):
@@ -134,10 +139,11 @@ class HiFiC(nn.Module):
   latent_channels: int = 220
   hyper_channels: int = 320
   num_residual_blocks: int = 9
+  dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions; P always runs in float32
 
   def setup(self):
-    self.encoder = Encoder(self.encoder_channels, self.latent_channels)
-    self.generator = Generator(self.generator_channels, self.num_residual_blocks)
+    self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype)
+    self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype)
     self.hyperprior = MeanScaleHyperprior(self.latent_channels, self.hyper_channels)
 
   def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:

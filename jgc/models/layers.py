@@ -29,12 +29,14 @@ class ChannelNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    # Statistics in float32 also when the convolutions run in bfloat16.
+    dtype, x = x.dtype, x.astype(jnp.float32)
     c = x.shape[-1]
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - jax.lax.stop_gradient(mean)) ** 2).sum(axis=-1, keepdims=True) / max(c - 1, 1)
     gamma = self.param("scale", nn.initializers.ones, (c,))
     beta = self.param("bias", nn.initializers.zeros, (c,))
-    return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * gamma + beta
+    return ((x - mean) * jax.lax.rsqrt(var + self.epsilon) * gamma + beta).astype(dtype)
 
 
 class GDN(nn.Module):
@@ -107,8 +109,9 @@ class SNConv(nn.Module):
   features: int
   kernel_size: int
   strides: int = 1
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    conv = nn.Conv(self.features, (self.kernel_size,) * 2, (self.strides,) * 2, padding="SAME")
+    conv = nn.Conv(self.features, (self.kernel_size,) * 2, (self.strides,) * 2, padding="SAME", dtype=self.dtype)
     return nn.SpectralNorm(conv)(x, update_stats=train)

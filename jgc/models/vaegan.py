@@ -26,10 +26,11 @@ class VAEGAN(nn.Module):
   generator_channels: Sequence[int] = (960, 480, 240, 120, 60)
   latent_channels: int = 32
   num_residual_blocks: int = 9
+  dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions
 
   def setup(self):
-    self.encoder = Encoder(self.encoder_channels, 2 * self.latent_channels)
-    self.generator = Generator(self.generator_channels, self.num_residual_blocks)
+    self.encoder = Encoder(self.encoder_channels, 2 * self.latent_channels, self.dtype)
+    self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype)
     self.prior = FactorizedPrior(self.latent_channels)
 
   def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:

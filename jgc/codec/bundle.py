@@ -1,0 +1,146 @@
+"""Inference bundles: what compress and decompress need, in one versioned file.
+
+A bundle holds the config's `model` block, the codec model's parameters (no
+discriminator, no optimizer state), the CDF tables both sides code with, and
+the Gaussian scale-snapping boundaries. Tables and boundaries are stored, not
+rebuilt, because two machines' `erfc` and `exp` can differ in the last bit.
+Its id is the first 8 bytes of the SHA-256 of its contents; every compressed
+file names the id of the bundle that made it.
+
+File: `MAGIC` (8 bytes), then a msgpack map (`flax.serialization`).
+"""
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+
+import flax.linen as nn
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import serialization
+
+from jgc.codec.tables import CdfTables, factorized_tables, gaussian_tables
+from jgc.entropy import FactorizedPrior
+from jgc.entropy.gaussian import SNAP_BOUNDARIES
+from jgc.models import build_model
+
+MAGIC = b"JGCMODEL"
+VERSION = 1
+CODED = ("hific", "hyperprior", "gc", "vaegan")
+
+
+class BundleError(ValueError):
+  """A bundle file is missing, corrupt, foreign or of an unknown version."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Bundle:
+  """A loaded bundle. `tables` maps a stream name ("z", "y", "w") to its tables."""
+
+  model_config: dict
+  params: dict
+  tables: dict[str, CdfTables]
+  boundaries: np.ndarray
+  model_id: bytes
+
+  @functools.cached_property
+  def model(self) -> nn.Module:
+    return build_model(self.model_config)
+
+  @property
+  def name(self) -> str:
+    return self.model_config["name"]
+
+  @property
+  def prior(self) -> str | None:
+    return self.model_config.get("prior", "mean_scale") if self.name == "hyperprior" else None
+
+
+def _payload(model_config: dict, params, tables: dict[str, CdfTables], boundaries: np.ndarray) -> bytes:
+  tree = {
+      "version": VERSION,
+      "model": json.dumps(model_config, sort_keys=True),
+      "params": jax.tree.map(lambda a: np.asarray(a, np.float32), params),
+      "tables": {k: t.to_arrays() for k, t in tables.items()},
+      "boundaries": np.asarray(boundaries, np.float32),
+  }
+  return serialization.msgpack_serialize(tree)
+
+
+def _tables(model_config: dict, params) -> dict[str, CdfTables]:
+  name = model_config["name"]
+  model = build_model(model_config)
+  if name == "gc":
+    pmf = np.exp2(np.asarray(model.apply({"params": params}, method="log2_pmf"), np.float64))
+    return {"w": CdfTables.from_pmfs(list(pmf), np.zeros(len(pmf), np.int32))}
+  prior_params = {"hific": lambda p: p["hyperprior"]["z_prior"], "hyperprior": lambda p: p["z_prior"],
+                  "vaegan": lambda p: p["prior"]}[name](params)
+  prior = FactorizedPrior(np.shape(prior_params["quantiles"])[0])
+  factorized = factorized_tables(prior, {"params": prior_params})
+  if name == "vaegan":
+    return {"y": factorized}
+  return {"z": factorized, "y": gaussian_tables()}
+
+
+def build(model_config: dict, params) -> bytes:
+  """The bundle file's bytes for a model block and its parameters."""
+  model_config = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(model_config).items()}
+  if model_config.get("name") not in CODED:
+    raise BundleError(f"model {model_config.get('name')!r} cannot be exported; codable: {CODED}")
+  params = jax.tree.map(np.asarray, params)
+  return MAGIC + _payload(model_config, params, _tables(model_config, params), SNAP_BOUNDARIES)
+
+
+def export(workdir: str, path: str) -> Bundle:
+  """Writes the bundle of a training workdir's latest checkpoint to `path`; returns it loaded."""
+  config_path = os.path.join(workdir, "config.json")
+  if not os.path.exists(config_path):
+    raise BundleError(f"{workdir} is not a training workdir: it has no config.json")
+  with open(config_path) as f:
+    model_config = json.load(f)["model"]
+  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")),
+                                  item_handlers={"state": ocp.StandardCheckpointHandler()})
+  step = manager.latest_step()
+  if step is None:
+    raise BundleError(f"{workdir} has no checkpoint to export")
+  state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore())).state
+  manager.close()
+  data = build(model_config, state["params"])
+  tmp = path + ".tmp"
+  with open(tmp, "wb") as f:
+    f.write(data)
+  os.replace(tmp, path)  # never a half-written bundle under the real name
+  return parse(data, path)
+
+
+def load(path: str) -> Bundle:
+  """Reads a bundle file; `BundleError` names what is wrong with it."""
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except OSError as e:
+    raise BundleError(f"cannot read model bundle {path}: {e.strerror}") from None
+  return parse(data, path)
+
+
+def parse(data: bytes, name: str = "bundle") -> Bundle:
+  if not data.startswith(MAGIC):
+    raise BundleError(f"{name} is not a jgc model bundle (no {MAGIC!r} header)")
+  payload = data[len(MAGIC):]
+  try:
+    tree = serialization.msgpack_restore(payload)
+    version = int(tree["version"])
+    if version != VERSION:
+      raise BundleError(f"{name} has bundle format version {version}; this jgc reads version {VERSION}")
+    model_config = json.loads(tree["model"])
+    tables = {k: CdfTables.from_arrays(v) for k, v in tree["tables"].items()}
+    boundaries = np.asarray(tree["boundaries"], np.float32)
+    params = tree["params"]
+  except BundleError:
+    raise
+  except Exception as e:  # msgpack, table validation and missing keys all mean the same to the user
+    raise BundleError(f"{name} is a corrupt model bundle: {type(e).__name__}: {e}") from None
+  return Bundle(model_config, params, tables, boundaries, hashlib.sha256(payload).digest()[:8])

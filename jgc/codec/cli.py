@@ -1,0 +1,169 @@
+"""`jgc` (also `python -m jgc.codec`): export a trained model, compress, decompress.
+
+    jgc export WORKDIR -o model.jgcm
+    jgc compress photo.png photos/ -m model.jgcm -o out/
+    jgc decompress out/ -m model.jgcm -o decoded/
+
+Folders are walked recursively and mirrored under the output folder. One bad
+file is reported and skipped; the exit status is 1 if any file failed.
+Outputs are written to a temporary name and renamed, so an interrupted run
+never leaves half a file, and existing files are kept unless `--force`.
+"""
+
+import argparse
+import io
+import os
+import sys
+import time
+from collections.abc import Iterator
+
+import numpy as np
+from PIL import Image
+
+from jgc import image_files
+from jgc.codec import bundle as bundles
+from jgc.codec.coder import StreamError
+from jgc.codec.compressor import Codec
+from jgc.codec.container import FormatError
+from jgc.codec.sideinfo import SideInfoError
+
+SUFFIX = ".jgc"
+# What is reported per file and run instead of a traceback.
+EXPECTED = (image_files.BadImage, bundles.BundleError, FormatError, StreamError, SideInfoError, OSError, ValueError)
+
+
+def _inputs(paths: list[str], extensions: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+  """`(path, path relative to its input root)` of every matching file, folders recursed."""
+  for path in paths:
+    if os.path.isdir(path):
+      found = False
+      for root, _, names in sorted(os.walk(path)):
+        for name in sorted(names):
+          if name.lower().endswith(extensions):
+            found = True
+            full = os.path.join(root, name)
+            yield full, os.path.relpath(full, path)
+      if not found:
+        raise FileNotFoundError(f"{path}: no {'/'.join(extensions)} files in this folder")
+    elif os.path.exists(path):
+      yield path, os.path.basename(path)
+    else:
+      raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _target(out: str, rel: str, suffix: str, single: bool) -> str:
+  if single and not os.path.isdir(out) and out.lower().endswith(suffix):
+    return out
+  return os.path.join(out, os.path.splitext(rel)[0] + suffix)
+
+
+def _write(path: str, data: bytes, force: bool) -> None:
+  if os.path.exists(path) and not force:
+    raise FileExistsError(f"{path} exists; pass --force to overwrite it")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = path + ".part"
+  with open(tmp, "wb") as f:
+    f.write(data)
+  os.replace(tmp, path)
+
+
+def _png(image: np.ndarray) -> bytes:
+  buf = io.BytesIO()
+  Image.fromarray(image).save(buf, format="PNG")
+  return buf.getvalue()
+
+
+def _run(files: list[tuple[str, str]], work, label: str) -> int:
+  """Applies `work(path, rel) -> line` to each file; prints progress and a total."""
+  failed, start = 0, time.perf_counter()
+  for i, (path, rel) in enumerate(files, 1):
+    prefix = f"[{i}/{len(files)}] {path}"
+    try:
+      print(f"{prefix}: {work(path, rel)}", flush=True)
+    except EXPECTED as e:
+      failed += 1
+      print(f"{prefix}: error: {e}", file=sys.stderr, flush=True)
+  print(f"{label} {len(files) - failed} of {len(files)} files in {time.perf_counter() - start:.2f} s"
+        + (f"; {failed} failed" if failed else ""), flush=True)
+  return 1 if failed else 0
+
+
+def compress(args) -> int:
+  codec = Codec(bundles.load(args.model))
+  files = list(_inputs(args.inputs, image_files.EXTENSIONS))
+  totals = {"bits": 0, "pixels": 0, "in": 0}
+
+  def work(path, rel):
+    image, note = image_files.read(path)
+    t = time.perf_counter()
+    data, timing = codec.compress(image)
+    seconds = time.perf_counter() - t
+    target = _target(args.output, rel, SUFFIX, len(files) == 1)
+    _write(target, data, args.force)
+    pixels = image.shape[0] * image.shape[1]
+    totals["bits"] += 8 * len(data)
+    totals["pixels"] += pixels
+    totals["in"] += os.path.getsize(path)
+    warn = f" (warning: {note})" if note else ""
+    return (f"{image.shape[1]}x{image.shape[0]} -> {target}: {len(data)} bytes, "
+            f"{8 * len(data) / pixels:.4f} bpp, {seconds:.2f} s{warn}")
+
+  status = _run(files, work, "compressed")
+  if totals["pixels"]:
+    print(f"total: {totals['bits'] / totals['pixels']:.4f} bpp, {totals['bits'] // 8} bytes "
+          f"from {totals['in']} bytes of input")
+  return status
+
+
+def decompress(args) -> int:
+  codec = Codec(bundles.load(args.model))
+  files = list(_inputs(args.inputs, (SUFFIX,)))
+
+  def work(path, rel):
+    with open(path, "rb") as f:
+      data = f.read()
+    t = time.perf_counter()
+    image, _ = codec.decompress(data)
+    seconds = time.perf_counter() - t
+    target = _target(args.output, rel, ".png", len(files) == 1)
+    _write(target, _png(image), args.force)
+    return f"{image.shape[1]}x{image.shape[0]} -> {target}, {seconds:.2f} s"
+
+  return _run(files, work, "decompressed")
+
+
+def export(args) -> int:
+  bundle = bundles.export(args.workdir, args.output)
+  print(f"{args.output}: model {bundle.model_id.hex()} ({bundle.name}), {os.path.getsize(args.output)} bytes")
+  return 0
+
+
+def parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(prog="jgc", description="Learned image compression with jgc models.")
+  sub = p.add_subparsers(dest="command", required=True)
+  e = sub.add_parser("export", help="write a model bundle from a training workdir")
+  e.add_argument("workdir")
+  e.add_argument("-o", "--output", required=True, help="bundle file to write")
+  e.set_defaults(run=export)
+  for name, run, what in (("compress", compress, "images or folders of images"),
+                          ("decompress", decompress, ".jgc files or folders of them")):
+    s = sub.add_parser(name, help=f"{name} {what}")
+    s.add_argument("inputs", nargs="+", help=what)
+    s.add_argument("-m", "--model", required=True, help="model bundle (from `jgc export`)")
+    s.add_argument("-o", "--output", required=True, help="output folder (or file, for one input)")
+    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    s.set_defaults(run=run)
+  return p
+
+
+def main(argv: list[str] | None = None) -> int:
+  args = parser().parse_args(argv)
+  try:
+    return args.run(args)
+  except EXPECTED as e:
+    print(f"jgc {args.command}: error: {e}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+  sys.exit(main())

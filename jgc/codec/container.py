@@ -1,0 +1,104 @@
+"""The compressed-file container: a header of at most 32 bytes, then the coded streams.
+
+    magic "JGC" | version u8 | model id (8 bytes) | CRC-32 of the streams (u32 LE)
+    | height, width (LEB128) | length of every stream but the last (LEB128) | streams
+
+Latent shapes are not stored: they follow from the image size and the model,
+which the model id pins down. See docs/format.md.
+"""
+
+import dataclasses
+import struct
+import zlib
+
+MAGIC = b"JGC"
+VERSION = 1
+MAX_SIDE_PX = 1 << 20
+MAX_PIXELS = 1 << 28  # refuse to allocate for more than a 268-megapixel image
+_FIXED = len(MAGIC) + 1 + 8 + 4
+
+
+class FormatError(ValueError):
+  """A file is not a jgc file, is truncated or corrupt, or needs another model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Coded:
+  model_id: bytes
+  height: int
+  width: int
+  streams: list[bytes]
+
+
+def _varint(n: int) -> bytes:
+  out = bytearray()
+  while True:
+    byte, n = n & 0x7F, n >> 7
+    out.append(byte | (0x80 if n else 0))
+    if not n:
+      return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
+  value = 0
+  for shift in range(0, 35, 7):
+    if pos >= len(data):
+      raise FormatError(f"truncated header: it ends inside the {what}")
+    byte = data[pos]
+    pos += 1
+    value |= (byte & 0x7F) << shift
+    if not byte & 0x80:
+      return value, pos
+  raise FormatError(f"corrupt header: the {what} is not a valid number")
+
+
+def pack(coded: Coded) -> bytes:
+  """The file's bytes."""
+  if len(coded.model_id) != 8:
+    raise ValueError("a model id has 8 bytes")
+  body = b"".join(coded.streams)
+  header = MAGIC + bytes([VERSION]) + coded.model_id + struct.pack("<I", zlib.crc32(body))
+  header += _varint(coded.height) + _varint(coded.width)
+  header += b"".join(_varint(len(s)) for s in coded.streams[:-1])
+  return header + body
+
+
+def header_size(data: bytes, num_streams: int) -> int:
+  """Bytes before the first stream of a packed file."""
+  return len(data) - sum(len(s) for s in unpack(data, num_streams).streams)
+
+
+def unpack(data: bytes, num_streams: int, expected_id: bytes | None = None) -> Coded:
+  """Parses and checks a file; `FormatError` names the first problem found."""
+  if not data:
+    raise FormatError("empty file")
+  if data[: len(MAGIC)] != MAGIC[: len(data)]:
+    raise FormatError("not a jgc file (no 'JGC' magic)")
+  if len(data) < _FIXED:
+    raise FormatError(f"truncated header: {len(data)} bytes")
+  if data[3] != VERSION:
+    raise FormatError(f"format version {data[3]}; this jgc reads version {VERSION}")
+  model_id = data[4:12]
+  if expected_id is not None and model_id != expected_id:
+    raise FormatError(f"made with model {model_id.hex()}, but the model given is {expected_id.hex()}")
+  (crc,) = struct.unpack("<I", data[12:16])
+  pos = _FIXED
+  height, pos = _read_varint(data, pos, "image height")
+  width, pos = _read_varint(data, pos, "image width")
+  if not (1 <= height <= MAX_SIDE_PX and 1 <= width <= MAX_SIDE_PX) or height * width > MAX_PIXELS:
+    raise FormatError(f"corrupt header: image size {height}x{width} is out of range")
+  lengths = []
+  for i in range(num_streams - 1):
+    n, pos = _read_varint(data, pos, f"length of stream {i}")
+    lengths.append(n)
+  body = data[pos:]
+  if sum(lengths) > len(body):
+    raise FormatError(f"truncated file: the streams need more than the {len(body)} bytes left")
+  if zlib.crc32(body) != crc:
+    raise FormatError("corrupt file: the coded streams fail their CRC-32 check")
+  streams, start = [], 0
+  for n in lengths:
+    streams.append(body[start : start + n])
+    start += n
+  streams.append(body[start:])
+  return Coded(model_id, height, width, streams)
