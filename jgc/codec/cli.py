@@ -52,9 +52,15 @@ def _inputs(paths: list[str], extensions: tuple[str, ...]) -> Iterator[tuple[str
 
 
 def _target(out: str, rel: str, suffix: str, single: bool) -> str:
+  """`photo.jpg` -> `photo.jpg.jgc` -> `photo.jpg.png`; `photo.png.jgc` -> `photo.png`.
+
+  Names keep their extension, so `a.png` and `a.jpg` never collide.
+  """
   if single and not os.path.isdir(out) and out.lower().endswith(suffix):
     return out
-  return os.path.join(out, os.path.splitext(rel)[0] + suffix)
+  if rel.lower().endswith(SUFFIX):
+    rel = rel[: -len(SUFFIX)]
+  return os.path.join(out, rel if rel.lower().endswith(suffix) else rel + suffix)
 
 
 def _write(path: str, data: bytes, force: bool) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from jgc.codec import container, sideinfo
 from jgc.codec.bundle import Bundle
-from jgc.codec.coder import IndexedCoder
+from jgc.codec.coder import IndexedCoder, StreamError
 from jgc.models.layers import causal_mask
 
 STREAMS = {"hific": ("z", "y"), "hyperprior": ("z", "y"), "gc": ("w",), "vaegan": ("y",)}
@@ -108,6 +108,12 @@ class Codec:
   def decompress(self, data: bytes) -> tuple[np.ndarray, Timing]:
     """The `HxWx3` uint8 image of a file made with this bundle."""
     coded = container.unpack(data, len(self.streams), self.bundle.model_id)
+    try:
+      return self._decompress(coded)
+    except sideinfo.SideInfoError as e:  # decoded symbols no trained model produces
+      raise StreamError(f"corrupt coded stream: {e}") from None
+
+  def _decompress(self, coded: container.Coded) -> tuple[np.ndarray, Timing]:
     timing = Timing()
     hw = (coded.height, coded.width)
     shapes = self.latent_shapes(*hw)
@@ -145,17 +151,31 @@ class Codec:
     medians = np.asarray(prior["quantiles"])[:, 1]
     return np.asarray(z_sym, np.float64) * 2.0**sideinfo.ACT_BITS + sideinfo.to_fixed(medians)
 
+  @functools.cached_property
+  def _fixed(self) -> dict:
+    """The fixed-point weights of the side-info networks."""
+    p = self.bundle.params
+    if self.bundle.name == "hific":
+      nets = {k: p["hyperprior"][k] for k in ("mean_synthesis", "scale_synthesis")}
+    else:
+      nets = {"hyper_synthesis": p["hyper_synthesis"]}
+      if self.bundle.prior == "autoregressive":
+        k = p["context"]["kernel"].shape[0]
+        mask = np.asarray(causal_mask(k))[:, :, None, None]
+        nets["context"] = {"masked": {"kernel": np.asarray(p["context"]["kernel"]) * mask, "bias": p["context"]["bias"]}}
+        nets["entropy_parameters"] = p["entropy_parameters"]
+    return {name: sideinfo.fixed_weights(net) for name, net in nets.items()}
+
   def _hyper_fixed(self, z_sym: np.ndarray, latent_hw) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-point `(mean, scale)` for non-autoregressive models, or the raw hyper output."""
-    p, z = self.bundle.params, self._z_fixed(z_sym)
+    w, z = self._fixed, self._z_fixed(z_sym)
     if self.bundle.name == "hific":
-      hp = p["hyperprior"]
-      return (sideinfo.hyper_synthesis(hp["mean_synthesis"], z, "relu", latent_hw),
-              sideinfo.hyper_synthesis(hp["scale_synthesis"], z, "relu", latent_hw))
+      return (sideinfo.hyper_synthesis(w["mean_synthesis"], z, "relu", latent_hw),
+              sideinfo.hyper_synthesis(w["scale_synthesis"], z, "relu", latent_hw))
     if self.bundle.prior == "scale":
-      scale = sideinfo.hyper_synthesis(p["hyper_synthesis"], z, "relu", latent_hw)
+      scale = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "relu", latent_hw)
       return np.zeros_like(scale), scale
-    hyper = sideinfo.hyper_synthesis(p["hyper_synthesis"], z, "leaky_relu", latent_hw)
+    hyper = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "leaky_relu", latent_hw)
     return hyper, None
 
   def _side_info(self, z_sym: np.ndarray, latent_hw) -> tuple[np.ndarray, np.ndarray]:
@@ -167,15 +187,13 @@ class Codec:
   def _autoregressive(self, timing: Timing, z_sym, *, y=None, y_shape=None, stream=None):
     """Codes (with `y`) or decodes (with `stream`) y in raster order; returns
     `(stream, None)` or `(symbols, means)`."""
-    p = self.bundle.params
     with _Clock(timing, "side_info"):
       shape = y.shape if y is not None else y_shape
       _, h, w, m = shape
       hyper, _ = self._hyper_fixed(z_sym, (h, w))
-      k = p["context"]["kernel"].shape[0]
-      masked = {"kernel": np.asarray(p["context"]["kernel"]) * np.asarray(causal_mask(k))[:, :, None, None],
-                "bias": p["context"]["bias"]}
-      layers = [p["entropy_parameters"][f"Conv_{i}"] for i in range(3)]
+      masked = self._fixed["context"]["masked"]
+      layers = [self._fixed["entropy_parameters"][f"Conv_{i}"] for i in range(3)]
+    k = masked["kernel"].shape[0]
     r = k // 2
     y_hat = np.zeros((h + 2 * r, w + 2 * r, m), np.float64)  # fixed point, zero outside and ahead
     symbols = np.zeros((h, w, m), np.int32)

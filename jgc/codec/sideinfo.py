@@ -16,6 +16,7 @@ autoregressive model's masked context conv and 1x1 entropy-parameter net;
 tests compare both paths.
 """
 
+import functools
 from collections.abc import Mapping
 
 import flax.linen as nn
@@ -59,9 +60,14 @@ def _check_range(x: np.ndarray, what: str) -> np.ndarray:
   return x
 
 
+def fixed_weights(params: Mapping) -> dict:
+  """A conv stack's kernels and biases in fixed point (float64 integers); computed once per model."""
+  return {name: {"kernel": to_fixed(p["kernel"], WEIGHT_BITS), "bias": to_fixed(p["bias"])}
+          for name, p in params.items()}
+
+
 def _layer(kind: str, params: Mapping, x: jax.Array, activation: str | None) -> jax.Array:
-  kernel = jnp.asarray(to_fixed(params["kernel"], WEIGHT_BITS))
-  bias = jnp.asarray(to_fixed(params["bias"]))
+  kernel = params["kernel"]
   features, size = kernel.shape[-1], kernel.shape[:2]
   if kind == "transpose":
     layer = nn.ConvTranspose(features, size, (2, 2), padding="SAME", use_bias=False,
@@ -69,27 +75,33 @@ def _layer(kind: str, params: Mapping, x: jax.Array, activation: str | None) -> 
   else:
     layer = nn.Conv(features, size, padding="SAME", use_bias=False, dtype=jnp.float64, param_dtype=jnp.float64)
   y = layer.apply({"params": {"kernel": kernel}}, x)
-  return _activate(jnp.floor(y / 2.0**WEIGHT_BITS) + bias, activation, jnp)
+  return _activate(jnp.floor(y / 2.0**WEIGHT_BITS) + params["bias"], activation, jnp)
 
 
-def hyper_synthesis(params: Mapping, z_fixed: np.ndarray, activation: str, latent_hw: tuple[int, int]) -> np.ndarray:
-  """A `HyperSynthesis` on fixed-point input; fixed-point output cropped to `latent_hw`."""
-  names = sorted((k for k in params if k.startswith("ConvTranspose_")), key=lambda k: int(k.split("_")[1]))
+@functools.partial(jax.jit, static_argnames="activation")
+def _synthesis(weights: Mapping, x: jax.Array, activation: str) -> jax.Array:
+  names = sorted((k for k in weights if k.startswith("ConvTranspose_")), key=lambda k: int(k.split("_")[1]))
+  for name in names:
+    x = _layer("transpose", weights[name], x, activation)
+  return _layer("conv", weights["Conv_0"], x, None)
+
+
+def hyper_synthesis(weights: Mapping, z_fixed: np.ndarray, activation: str, latent_hw: tuple[int, int]) -> np.ndarray:
+  """A `HyperSynthesis` (weights from `fixed_weights`) on fixed-point input;
+  fixed-point output cropped to `latent_hw`. Runs on the CPU in float64."""
   with jax.enable_x64(True), jax.default_device(jax.devices("cpu")[0]):
-    x = jnp.asarray(_check_range(np.asarray(z_fixed, np.float64), "hyper-latent"))
-    for name in names:
-      x = _layer("transpose", params[name], x, activation)
-    x = _layer("conv", params["Conv_0"], x, None)
-    out = np.asarray(x)
+    z = jnp.asarray(_check_range(np.asarray(z_fixed, np.float64), "hyper-latent"))
+    out = np.asarray(_synthesis(weights, z, activation))
   return _check_range(out[:, : latent_hw[0], : latent_hw[1]], "hyper-synthesis")
 
 
 def dense_stack(layers: list[Mapping], x_fixed: np.ndarray, activation: str) -> np.ndarray:
-  """1x1 convs (or a flattened masked conv) on fixed-point rows `(N, C)`: activation between layers."""
+  """1x1 convs (or a flattened masked conv), weights from `fixed_weights`, on
+  fixed-point rows `(N, C)`, with the activation between layers."""
   x = np.asarray(x_fixed, np.float64)
   for i, p in enumerate(layers):
-    kernel = to_fixed(np.asarray(p["kernel"]).reshape(-1, np.shape(p["kernel"])[-1]), WEIGHT_BITS)
-    x = np.floor((x @ kernel) / 2.0**WEIGHT_BITS) + to_fixed(p["bias"])
+    kernel = p["kernel"].reshape(-1, p["kernel"].shape[-1])
+    x = np.floor((x @ kernel) / 2.0**WEIGHT_BITS) + p["bias"]
     x = _activate(x, activation if i < len(layers) - 1 else None, np)
   return _check_range(x, "entropy parameters")
 

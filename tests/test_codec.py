@@ -1,0 +1,171 @@
+"""Compress and decompress: round trips for every model, exact side info,
+bad input, fuzzing, and the container's limits."""
+
+import functools
+import struct
+import zlib
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from codec_helpers import CONFIGS, bundle, bundle_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from skimage import data as skdata
+
+from jgc.codec import bundle as bundles
+from jgc.codec import container, sideinfo
+from jgc.codec.coder import StreamError
+from jgc.codec.compressor import Codec
+from jgc.entropy import scale_index
+
+PHOTO = skdata.astronaut()[100:180, 150:260]  # 80 x 110: not a multiple of any factor
+
+
+@functools.cache
+def codec(kind: str, seed: int = 0) -> Codec:
+  return Codec(bundle(kind, seed))
+
+
+def _eval_reconstruction(c: Codec, image: np.ndarray) -> np.ndarray:
+  x_hat, _ = c.bundle.model.apply({"params": c.bundle.params}, jnp.asarray(image, jnp.float32)[None] / 255,
+                                  train=False)
+  return np.round(np.clip(np.asarray(x_hat[0]), 0, 1) * 255)
+
+
+@pytest.mark.parametrize("kind", list(CONFIGS))
+@pytest.mark.parametrize("shape", [(80, 110), (1, 1), (17, 3)])
+def test_every_model_round_trips(kind, shape):
+  c = codec(kind)
+  image = PHOTO[: shape[0], : shape[1]]
+  data, _ = c.compress(image)
+  decoded, _ = c.decompress(data)
+  assert decoded.shape == image.shape and decoded.dtype == np.uint8
+  # The file decodes to what the float model reconstructs, up to the rare
+  # symbols that the fixed-point means round the other way (a desynchronized
+  # stream would be garbage everywhere).
+  diff = np.abs(decoded.astype(float) - _eval_reconstruction(c, image))
+  if kind == "autoregressive":  # its parallel forward rounds around zero, its coding around the mean
+    assert diff.mean() < 8
+  else:
+    assert diff.mean() < 0.5
+
+
+@pytest.mark.parametrize("kind", ["hific", "mean_scale", "scale"])
+def test_fixed_point_side_info_matches_the_float_model(kind):
+  c = codec(kind)
+  x = jnp.asarray(PHOTO, jnp.float32)[None] / 255
+  variables = {"params": c.bundle.params}
+  y, z_sym = c.bundle.model.apply(variables, x, method="encode_latents")
+  mean, idx = c._side_info(np.asarray(z_sym), y.shape[1:3])
+  ref_mean, ref_idx = c.bundle.model.apply(variables, z_sym, y.shape[1:3], method="side_info")
+  np.testing.assert_allclose(mean, ref_mean, atol=5e-3)
+  assert np.mean(idx == np.asarray(ref_idx)) > 0.99
+  assert np.all(np.abs(idx - np.asarray(ref_idx)) <= 1)
+
+
+def test_scale_indices_are_exact_comparisons():
+  boundaries = np.asarray(bundle("hific").boundaries)
+  probe = np.concatenate([boundaries, np.nextafter(boundaries, np.inf), [0.0, 1e9, -3.0]]).astype(np.float32)
+  fixed = probe.astype(np.float64) * 2.0**sideinfo.ACT_BITS  # exact: float32 values scaled by a power of 2
+  np.testing.assert_array_equal(sideinfo.scale_indices(fixed, boundaries), np.asarray(scale_index(probe)))
+
+
+def test_wrong_model_is_named():
+  data, _ = codec("hific").compress(PHOTO)
+  other = codec("hific", seed=7)
+  with pytest.raises(container.FormatError, match=f"made with model {bundle('hific').model_id.hex()}.*"
+                     f"model given is {other.bundle.model_id.hex()}"):
+    other.decompress(data)
+
+
+def test_every_truncation_and_flipped_byte_is_a_clear_error():
+  c = codec("mean_scale")
+  data, _ = c.compress(PHOTO[:32, :48])
+  assert container.header_size(data, 2) <= 32
+  for n in range(len(data)):
+    with pytest.raises(container.FormatError):
+      c.decompress(data[:n])
+  for i in range(0, len(data), 3):
+    corrupt = bytearray(data)
+    corrupt[i] ^= 0x41
+    with pytest.raises(container.FormatError):
+      c.decompress(bytes(corrupt))
+  with pytest.raises(container.FormatError, match="empty file"):
+    c.decompress(b"")
+  with pytest.raises(container.FormatError, match="not a jgc file"):
+    c.decompress(b"\x89PNG\r\n\x1a\n" + bytes(40))
+
+
+def test_header_sizes_are_bounded_before_any_allocation():
+  model_id = bundle("hific").model_id
+  huge = container.pack(container.Coded(model_id, 1 << 19, 1 << 19, [b"", b""]))
+  with pytest.raises(container.FormatError, match="out of range"):
+    container.unpack(huge, 2)
+  endless = container.MAGIC + bytes([container.VERSION]) + model_id + bytes(4) + b"\xff" * 20
+  with pytest.raises(container.FormatError, match="not a valid number"):
+    container.unpack(endless, 2)
+
+
+def _with_valid_crc(data: bytes, header: int) -> bytes:
+  body = data[header:]
+  return data[:12] + struct.pack("<I", zlib.crc32(body)) + data[16:header] + body
+
+
+def _decodes_or_fails_cleanly(c: Codec, data: bytes) -> None:
+  try:
+    image, _ = c.decompress(data)
+  except (container.FormatError, StreamError):
+    return
+  assert image.dtype == np.uint8 and image.ndim == 3
+
+
+FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@settings(max_examples=60, **FUZZ)
+@given(st.binary(max_size=200))
+def test_fuzz_random_bytes(blob):
+  c = codec("mean_scale")
+  _decodes_or_fails_cleanly(c, blob)
+  _decodes_or_fails_cleanly(c, b"JGC\x01" + c.bundle.model_id + blob)
+
+
+def _fuzz_streams(positions, values, kind):
+  c = codec(kind)
+  data, _ = c.compress(PHOTO[:32, :48])
+  header = container.header_size(data, len(c.streams))
+  corrupt = bytearray(data)
+  for p, v in zip(positions, values):
+    corrupt[header + p % (len(data) - header)] = v
+  # A valid CRC takes the corruption past the container, into the range decoder.
+  _decodes_or_fails_cleanly(c, _with_valid_crc(bytes(corrupt), header))
+
+
+@settings(max_examples=40, **FUZZ)
+@given(st.lists(st.integers(0, 1 << 16), min_size=1, max_size=8), st.lists(st.integers(0, 255), min_size=8, max_size=8),
+       st.sampled_from(["mean_scale", "hific", "gc"]))
+def test_fuzz_coded_streams_behind_a_valid_crc(positions, values, kind):
+  _fuzz_streams(positions, values, kind)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000, **FUZZ)
+@given(st.lists(st.integers(0, 1 << 16), min_size=1, max_size=32), st.lists(st.integers(0, 255), min_size=32, max_size=32),
+       st.sampled_from(list(CONFIGS)))
+def test_fuzz_coded_streams_long(positions, values, kind):
+  _fuzz_streams(positions, values, kind)
+
+
+def test_bad_bundles_are_named(tmp_path):
+  good = bundle_bytes("gc")
+  with pytest.raises(bundles.BundleError, match="not a jgc model bundle"):
+    bundles.parse(b"PK\x03\x04" + good[8:])
+  with pytest.raises(bundles.BundleError, match="corrupt model bundle"):
+    bundles.parse(good[: len(good) // 2])
+  with pytest.raises(bundles.BundleError, match="cannot read model bundle"):
+    bundles.load(str(tmp_path / "missing.jgcm"))
+  with pytest.raises(bundles.BundleError, match="cannot be exported"):
+    bundles.build({"name": "nothing"}, {})
+  with pytest.raises(bundles.BundleError, match="no config.json"):
+    bundles.export(str(tmp_path), str(tmp_path / "m.jgcm"))
