@@ -30,11 +30,9 @@ def get_config(arg: str = "c8") -> ml_collections.ConfigDict:
   config = defaults.base()
   config.model = ml_collections.ConfigDict(dict(
       name="gc",
-      encoder_channels=(60, 120, 240, 480, 960),
-      generator_channels=(960, 480, 240, 120, 60),
+      **defaults.TRANSFORMS,
       latent_channels=c,
       num_centers=5,
-      num_residual_blocks=9,
   ))
   config.discriminator = ml_collections.ConfigDict(dict(
       name="multiscale", channels=(64, 128, 256, 512), num_scales=3))
@@ -47,7 +45,6 @@ def get_config(arg: str = "c8") -> ml_collections.ConfigDict:
   )
   if "tiny" in options:
     defaults.tiny(config)
-    config.model.update(encoder_channels=(8, 8, 16, 16, 16), generator_channels=(16, 16, 16, 8, 8),
-                        num_residual_blocks=1)
+    config.model.update(defaults.TINY_TRANSFORMS)
     config.discriminator.update(channels=(8, 8, 16, 16), num_scales=2)
   return config

@@ -34,11 +34,9 @@ def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
   config = defaults.base()
   config.model = ml_collections.ConfigDict(dict(
       name="hific",
-      encoder_channels=(60, 120, 240, 480, 960),
-      generator_channels=(960, 480, 240, 120, 60),
+      **defaults.TRANSFORMS,
       latent_channels=220,
       hyper_channels=320,
-      num_residual_blocks=9,
   ))
   config.loss.update(
       target_bpp=TARGET_BPP[rate],
@@ -59,13 +57,7 @@ def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
     config.loss.update(gan="non_saturating", gan_weight=0.15)
   if "tiny" in options:
     defaults.tiny(config)
-    config.model.update(
-        encoder_channels=(8, 8, 16, 16, 16),
-        generator_channels=(16, 16, 16, 8, 8),
-        latent_channels=8,
-        hyper_channels=8,
-        num_residual_blocks=1,
-    )
+    config.model.update(defaults.TINY_TRANSFORMS, latent_channels=8, hyper_channels=8)
     if config.discriminator is not None:
       config.discriminator.update(channels=(8, 8, 16, 16), condition_channels=4)
   return config

@@ -24,10 +24,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config = defaults.base()
   config.model = ml_collections.ConfigDict(dict(
       name="vaegan",
-      encoder_channels=(60, 120, 240, 480, 960),
-      generator_channels=(960, 480, 240, 120, 60),
+      **defaults.TRANSFORMS,
       latent_channels=32,
-      num_residual_blocks=9,
   ))
   config.discriminator = ml_collections.ConfigDict(dict(
       name="feature", channels=(64, 128, 256, 256), feature_layer=2,
@@ -35,7 +33,6 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.loss.update(kl_weight=1.0, similarity_weight=1.0, gan="non_saturating", gan_weight=1.0)
   if "tiny" in options:
     defaults.tiny(config)
-    config.model.update(encoder_channels=(8, 8, 16, 16, 16), generator_channels=(16, 16, 16, 8, 8),
-                        latent_channels=4, num_residual_blocks=1)
+    config.model.update(defaults.TINY_TRANSFORMS, latent_channels=4)
     config.discriminator.update(channels=(8, 8, 16, 16))
   return config

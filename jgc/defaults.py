@@ -15,6 +15,12 @@ from ml_collections import config_dict
 # CompressAI's MSE lambdas for qualities 1..8 (`docs/source/zoo.rst`); its loss
 # is lambda * 255^2 * MSE([0, 1]) + bpp, i.e. lambda on MSE in 0..255 units.
 COMPRESSAI_LAMBDA = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+# HiFiC's E and G (TFC `archs.py`), which GC and VAE-GAN share here; and the
+# narrow version every `tiny` variant uses.
+TRANSFORMS = dict(encoder_channels=(60, 120, 240, 480, 960), generator_channels=(960, 480, 240, 120, 60),
+                  num_residual_blocks=9)
+TINY_TRANSFORMS = dict(encoder_channels=(8, 8, 16, 16, 16), generator_channels=(16, 16, 16, 8, 8),
+                       num_residual_blocks=1)
 
 
 def base() -> ml_collections.ConfigDict:

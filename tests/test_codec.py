@@ -5,6 +5,8 @@ import functools
 import struct
 import zlib
 
+import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -169,3 +171,16 @@ def test_bad_bundles_are_named(tmp_path):
     bundles.build({"name": "nothing"}, {})
   with pytest.raises(bundles.BundleError, match="no config.json"):
     bundles.export(str(tmp_path), str(tmp_path / "m.jgcm"))
+
+
+def test_fixed_point_transposed_conv_equals_flax_exactly():
+  rng = np.random.default_rng(0)
+  x = np.round(rng.normal(size=(2, 5, 7, 3)) * 2**12)
+  kernel = np.round(rng.normal(size=(5, 5, 3, 4)) * 2**12)
+  with jax.enable_x64(True):
+    layer = nn.ConvTranspose(4, (5, 5), (2, 2), padding="SAME", use_bias=False, dtype=jnp.float64,
+                             param_dtype=jnp.float64)
+    ref = np.asarray(layer.apply({"params": {"kernel": jnp.asarray(kernel)}}, jnp.asarray(x)))
+    weights = {"kernel": jnp.asarray(kernel), "bias": jnp.zeros(4)}
+    ours = np.asarray(sideinfo._layer("transpose", weights, jnp.asarray(x), None))
+  np.testing.assert_array_equal(ours, np.floor(ref / 2.0**sideinfo.WEIGHT_BITS))

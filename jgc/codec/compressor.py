@@ -191,8 +191,9 @@ class Codec:
       shape = y.shape if y is not None else y_shape
       _, h, w, m = shape
       hyper, _ = self._hyper_fixed(z_sym, (h, w))
-      masked = self._fixed["context"]["masked"]
-      layers = [self._fixed["entropy_parameters"][f"Conv_{i}"] for i in range(3)]
+      # Host numpy: the per-position products are small matrix-vector ones.
+      masked = jax.tree.map(np.asarray, self._fixed["context"]["masked"])
+      layers = [jax.tree.map(np.asarray, self._fixed["entropy_parameters"][f"Conv_{i}"]) for i in range(3)]
     k = masked["kernel"].shape[0]
     r = k // 2
     y_hat = np.zeros((h + 2 * r, w + 2 * r, m), np.float64)  # fixed point, zero outside and ahead

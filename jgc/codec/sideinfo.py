@@ -19,7 +19,6 @@ tests compare both paths.
 import functools
 from collections.abc import Mapping
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -61,20 +60,54 @@ def _check_range(x: np.ndarray, what: str) -> np.ndarray:
 
 
 def fixed_weights(params: Mapping) -> dict:
-  """A conv stack's kernels and biases in fixed point (float64 integers); computed once per model."""
-  return {name: {"kernel": to_fixed(p["kernel"], WEIGHT_BITS), "bias": to_fixed(p["bias"])}
-          for name, p in params.items()}
+  """A conv stack's kernels and biases in fixed point (float64 integers on the
+  CPU, so `hyper_synthesis` does not copy them per call); computed once per model."""
+  with jax.enable_x64(True):
+    cpu = jax.devices("cpu")[0]
+    return {name: {"kernel": jax.device_put(to_fixed(p["kernel"], WEIGHT_BITS), cpu),
+                   "bias": jax.device_put(to_fixed(p["bias"]), cpu)}
+            for name, p in params.items()}
+
+
+def _subpixel_kernel(kernel: jax.Array) -> jax.Array:
+  """A 5x5 stride-2 transposed conv's kernel as a 3x3 conv with 4x the outputs.
+
+  With Flax's "SAME" transposed padding (lax `conv_transpose`: 3 before, 2
+  after the stride-dilated input), output row 2a + p reads input rows a - 1 +
+  r through tap 2r + 1 - p, r = 0, 1, 2 (taps outside 0..4 are zero); the same
+  for columns. Four parity classes of 9 taps each cost 36 products per input
+  pixel instead of the dilated form's 100.
+  """
+  k = kernel.shape[0]
+  classes = []
+  for py in (0, 1):
+    for px in (0, 1):
+      rows = []
+      for r in range(3):
+        cols = []
+        for c in range(3):
+          ty, tx = 2 * r + 1 - py, 2 * c + 1 - px
+          inside = 0 <= ty < k and 0 <= tx < k
+          cols.append(kernel[ty, tx] if inside else jnp.zeros(kernel.shape[2:], kernel.dtype))
+        rows.append(jnp.stack(cols))
+      classes.append(jnp.stack(rows))
+  return jnp.concatenate(classes, axis=-1)  # (3, 3, in, 4 * out), parity-major
+
+
+def _conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def _layer(kind: str, params: Mapping, x: jax.Array, activation: str | None) -> jax.Array:
   kernel = params["kernel"]
-  features, size = kernel.shape[-1], kernel.shape[:2]
   if kind == "transpose":
-    layer = nn.ConvTranspose(features, size, (2, 2), padding="SAME", use_bias=False,
-                             dtype=jnp.float64, param_dtype=jnp.float64)
+    if kernel.shape[:2] != (5, 5):
+      raise SideInfoError(f"fixed-point transposed convs are 5x5, got {kernel.shape[:2]}")
+    b, h, w, _ = x.shape
+    y = _conv(x, _subpixel_kernel(kernel)).reshape(b, h, w, 2, 2, -1)
+    y = y.transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, -1)
   else:
-    layer = nn.Conv(features, size, padding="SAME", use_bias=False, dtype=jnp.float64, param_dtype=jnp.float64)
-  y = layer.apply({"params": {"kernel": kernel}}, x)
+    y = _conv(x, kernel)
   return _activate(jnp.floor(y / 2.0**WEIGHT_BITS) + params["bias"], activation, jnp)
 
 
@@ -100,8 +133,8 @@ def dense_stack(layers: list[Mapping], x_fixed: np.ndarray, activation: str) -> 
   fixed-point rows `(N, C)`, with the activation between layers."""
   x = np.asarray(x_fixed, np.float64)
   for i, p in enumerate(layers):
-    kernel = p["kernel"].reshape(-1, p["kernel"].shape[-1])
-    x = np.floor((x @ kernel) / 2.0**WEIGHT_BITS) + p["bias"]
+    kernel = np.asarray(p["kernel"])
+    x = np.floor((x @ kernel.reshape(-1, kernel.shape[-1])) / 2.0**WEIGHT_BITS) + np.asarray(p["bias"])
     x = _activate(x, activation if i < len(layers) - 1 else None, np)
   return _check_range(x, "entropy parameters")
 
