@@ -136,7 +136,8 @@ class Codec:
       args = (jnp.asarray(sym),)
     with _Clock(timing, "transforms"):
       x = np.asarray(self._decode(self._variables, *args, image_hw=hw))
-    return np.round(x[0] * 255.0).astype(np.uint8), timing
+    # A corrupt stream can decode to NaN; it still becomes an image, never an error in the cast.
+    return np.round(np.clip(np.nan_to_num(x[0]), 0.0, 1.0) * 255.0).astype(np.uint8), timing
 
   def estimate_bits(self, image: np.ndarray) -> float:
     """The model's own rate estimate (evaluation forward, rounded latents), bits."""
