@@ -31,6 +31,8 @@ def main(argv):
   # Orbax and grain log every save through absl at INFO; keep jgc's own lines.
   absl_logging.get_absl_logger().setLevel(logging.WARNING)
   if _MULTIHOST.value:
+    # Only the CPU backend reads this: CPU processes need gloo for collectives.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize()
   logging.info("process %d of %d; %d devices in all: %s", jax.process_index(), jax.process_count(),
                jax.device_count(), jax.devices()[0].platform)

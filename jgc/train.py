@@ -74,13 +74,22 @@ def _manager(directory: str, keep: int | None = None) -> ocp.CheckpointManager:
 
 def _restore(manager: ocp.CheckpointManager, abstract: TrainState, iterator) -> TrainState:
   step = manager.latest_step()
+  mine = f"process_{jax.process_index()}-of-{jax.process_count()}.json"
+  # A checkpoint from another number of hosts restores the state, but not the
+  # input position: the shards themselves differ. (epath: also on gs://.)
+  same_hosts = (manager.directory / str(step) / "data" / mine).exists()
+  args = {"state": ocp.args.StandardRestore(abstract)}
+  if same_hosts:
+    args["data"] = grain.checkpoint.CheckpointRestore(iterator)
   try:
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract), data=grain.checkpoint.CheckpointRestore(iterator)))
+    restored = manager.restore(step, args=ocp.args.Composite(**args))
   except (ValueError, KeyError, TypeError) as e:
     raise ConfigMismatch(
         f"the checkpoint at step {step} in {manager.directory} does not fit this config "
         f"(another model or discriminator?): {e}") from None
+  if not same_hosts:
+    logging.warning("step %d was saved by another number of hosts; the input pipeline restarts "
+                    "from its seed on %d host(s)", step, jax.process_count())
   logging.info("resumed from step %d in %s", step, manager.directory)
   return restored.state
 

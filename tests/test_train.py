@@ -4,6 +4,7 @@ data parallelism, the non-finite guard and two-stage initialization."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -162,3 +163,38 @@ def test_bad_settings_are_named():
   stage1.loss.gan_weight = 0.1
   with pytest.raises(ValueError, match="gan_weight set but the config has no discriminator"):
     train.build_trainer(stage1)
+
+
+TWO_PROCESSES = textwrap.dedent("""
+    import json, sys
+    import jax, numpy as np
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2, process_id=int(sys.argv[2]))
+    from jgc import defaults, train
+    c = defaults.sibling("configs/hific.py", "hific").get_config("tiny")
+    c.update(num_steps=3, log_every_steps=1, checkpoint_every_steps=3)
+    state = train.train(c, sys.argv[3])
+    total = sum(float(np.abs(np.asarray(p)).sum()) for p in jax.tree.leaves(state.params))
+    print(json.dumps({"process": jax.process_index(), "devices": jax.device_count(), "params_l1": total}))
+""")
+
+
+def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    address = f"127.0.0.1:{s.getsockname()[1]}"
+  procs = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, address, str(i), str(tmp_path)], cwd=ROOT,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+  results = []
+  for p in procs:
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-3000:]
+    results.append(json.loads(out.strip().splitlines()[-1]))
+  assert [r["devices"] for r in results] == [2, 2]
+  assert results[0]["params_l1"] == results[1]["params_l1"]  # replicated, not drifting apart
+  saved = os.listdir(tmp_path / "checkpoints" / "3" / "data")
+  assert {"process_0-of-2.json", "process_1-of-2.json"} <= set(saved)
+  # One host picks the run up: the state restores, the input restarts from the seed.
+  c = config("hific", "tiny", num_steps=4, checkpoint_every_steps=4)
+  state = train.train(c, str(tmp_path), source=samples)
+  assert int(state.step) == 4 and int(state.bad_step) == -1
