@@ -11,11 +11,10 @@ import pytest
 from codec_helpers import bundle_bytes
 from PIL import Image
 
-from jgc import defaults, image_files, train
+from jgc import image_files
 from jgc.codec import bundle as bundles
 from jgc.codec import cli, container
 from jgc.codec.compressor import Codec
-from jgc.data import embedded_samples
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
@@ -24,10 +23,10 @@ ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
+  # The README's main command, shortened to two steps.
   work = tmp_path_factory.mktemp("train")
-  config = defaults.sibling(os.path.join(ROOT, "configs", "hific.py"), "hific").get_config("stage1,tiny")
-  config.update(num_steps=2, checkpoint_every_steps=2)
-  train.train(config, str(work), source=embedded_samples())
+  subprocess.run([sys.executable, "-m", "jgc.main", "--config=configs/hific.py:tiny", f"--workdir={work}",
+                  "--config.num_steps=2"], cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=600)
   path = str(work / "model.jgcm")
   assert cli.main(["export", str(work), "-o", path]) == 0
   return path

@@ -28,6 +28,7 @@ from jgc.codec.container import FormatError
 from jgc.codec.sideinfo import SideInfoError
 
 SUFFIX = ".jgc"
+_BAR = 20  # characters of the progress bar
 # What is reported per file and run instead of a traceback.
 EXPECTED = (image_files.BadImage, bundles.BundleError, FormatError, StreamError, SideInfoError, OSError, ValueError)
 
@@ -83,7 +84,8 @@ def _run(files: list[tuple[str, str]], work, label: str) -> int:
   """Applies `work(path, rel) -> line` to each file; prints progress and a total."""
   failed, start = 0, time.perf_counter()
   for i, (path, rel) in enumerate(files, 1):
-    prefix = f"[{i}/{len(files)}] {path}"
+    done = round(_BAR * i / len(files))
+    prefix = f"[{'#' * done}{'.' * (_BAR - done)}] {i}/{len(files)} {path}"
     try:
       print(f"{prefix}: {work(path, rel)}", flush=True)
     except EXPECTED as e:
