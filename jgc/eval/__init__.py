@@ -1,0 +1,1 @@
+"""Evaluation: image-quality metrics, classical codecs at matched rates, BD-rate."""

@@ -1,0 +1,91 @@
+"""Evaluation: metrics with known answers, BD-rate on a worked example, the
+rate bisection, and the report end to end."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from codec_helpers import bundle_bytes
+from PIL import Image
+from skimage import data as skdata
+from skimage.metrics import structural_similarity
+
+from jgc import evaluate
+from jgc.eval import bdrate, classical, metrics
+
+PHOTO = skdata.astronaut()[100:356, 120:376]  # 256 x 256
+NOISY = np.clip(PHOTO.astype(int) + np.random.default_rng(0).integers(-12, 13, PHOTO.shape), 0, 255).astype(np.uint8)
+
+
+def test_psnr_of_a_known_error():
+  shifted = np.clip(PHOTO.astype(int) + 5, 0, 255).astype(np.uint8)
+  expected = 10 * np.log10(255**2 / np.mean((shifted.astype(float) - PHOTO) ** 2))
+  assert metrics.psnr(PHOTO, shifted) == pytest.approx(expected)
+  assert metrics.psnr(np.zeros((4, 4, 3), np.uint8), np.full((4, 4, 3), 5, np.uint8)) == pytest.approx(
+      20 * np.log10(255 / 5))
+  assert metrics.psnr(PHOTO, PHOTO) == float("inf")
+
+
+def test_ms_ssim_and_lpips_on_identical_and_degraded_images():
+  assert metrics.ms_ssim(PHOTO, PHOTO) == pytest.approx(1.0, abs=1e-6)
+  assert metrics.lpips(PHOTO, PHOTO) < 1e-6
+  assert 0.5 < metrics.ms_ssim(PHOTO, NOISY) < 0.999
+  assert metrics.lpips(PHOTO, NOISY) > 0.01
+  with pytest.raises(ValueError, match="at least 11x11"):
+    metrics.ms_ssim(PHOTO[:8, :8], PHOTO[:8, :8])
+
+
+def test_single_scale_agrees_with_scikit_image_ssim():
+  small = PHOTO[:20, :40], NOISY[:20, :40]  # one scale only
+  reference = np.mean([structural_similarity(small[0][..., c], small[1][..., c], gaussian_weights=True, sigma=1.5,
+                                             use_sample_covariance=False, data_range=255) for c in range(3)])
+  assert metrics.ms_ssim(*small) == pytest.approx(reference, abs=1e-4)
+
+
+def test_bd_rate_worked_example():
+  rate = np.array([0.1, 0.2, 0.4, 0.8])
+  psnr = np.array([28.0, 31.0, 34.0, 37.0])
+  assert bdrate.bd_rate(rate, psnr, 0.9 * rate, psnr) == pytest.approx(-10.0, abs=1e-6)
+  assert bdrate.bd_rate(rate, psnr, 1.25 * rate, psnr) == pytest.approx(25.0, abs=1e-6)
+  assert bdrate.rate_difference(rate, psnr, 0.18, 31.0) == pytest.approx(-10.0, abs=1e-6)
+  with pytest.raises(ValueError, match="at least 4"):
+    bdrate.bd_rate(rate[:3], psnr[:3], rate, psnr)
+  with pytest.raises(ValueError, match="no common metric range"):
+    bdrate.bd_rate(rate, psnr, rate, psnr + 20)
+  with pytest.raises(ValueError, match="outside the reference"):
+    bdrate.rate_difference(rate, psnr, 0.1, 50.0)
+
+
+@pytest.mark.parametrize("codec", [c for c, ok in classical.available().items() if ok])
+def test_bisection_hits_the_target_rate(codec):
+  data, quality = classical.at_bpp(codec, PHOTO, 1.0)
+  assert 1 <= quality <= 100
+  assert classical.bpp(data, PHOTO) == pytest.approx(1.0, rel=0.05)
+  assert classical.decode(data).shape == PHOTO.shape
+
+
+def test_evaluate_writes_the_report(tmp_path):
+  images = tmp_path / "images"
+  images.mkdir()
+  Image.fromarray(PHOTO[:96, :128]).save(images / "a.png")
+  Image.fromarray(PHOTO[100:196, 50:178]).save(images / "b.jpg", quality=95)
+  (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+  model = tmp_path / "narrow.jgcm"
+  model.write_bytes(bundle_bytes("mean_scale"))
+  out = tmp_path / "out"
+  result = evaluate.evaluate([str(model)], str(images), str(out), qualities=(20, 60))
+  assert result["images"] == 2 and result["skipped"] == 1
+  for name in ("per_image.csv", "summary.json", "rd.png", "crops.png", "report.md"):
+    assert os.path.getsize(out / name) > 100, name
+  codecs = [c for c, ok in classical.available().items() if ok]
+  with open(out / "per_image.csv") as f:
+    assert len(f.readlines()) == 1 + 2 * (1 + len(codecs) * 3)
+  summary = json.loads((out / "summary.json").read_text())
+  assert {m["codec"] for m in summary["summary"]} == {"narrow", *codecs}
+  assert all(m["bpp"] > 0 and np.isfinite(m["psnr"]) for m in summary["summary"])
+  report = (out / "report.md").read_text()
+  assert "| narrow |" in report and "Skipped 1 unreadable" in report
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  assert evaluate.main(["--model", str(model), "--images", str(empty), "--out", str(out)]) == 2
