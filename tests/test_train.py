@@ -175,6 +175,17 @@ TWO_PROCESSES = textwrap.dedent("""
     c.update(num_steps=3, log_every_steps=1, checkpoint_every_steps=3)
     state = train.train(c, sys.argv[3])
     total = sum(float(np.abs(np.asarray(p)).sum()) for p in jax.tree.leaves(state.params))
+    # One step on a fixed global batch, each process feeding its half.
+    from jax.sharding import NamedSharding, PartitionSpec as P
+    trainer, mesh = train.build_trainer(c), train.make_mesh()
+    batch = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    half = batch[2 * jax.process_index() : 2 * jax.process_index() + 2]
+    images = jax.make_array_from_process_local_data(NamedSharding(mesh, P("data")), half)
+    fresh = jax.jit(trainer.init, out_shardings=NamedSharding(mesh, P()))(jax.random.key(0), batch[:1])
+    stepped, _ = jax.jit(trainer.step, out_shardings=NamedSharding(mesh, P()))(fresh, images)
+    if jax.process_index() == 0:
+      leaves = [np.asarray(x.addressable_shards[0].data) for x in jax.tree.leaves(stepped)]
+      np.savez(sys.argv[3] + "/step.npz", *leaves)
     print(json.dumps({"process": jax.process_index(), "devices": jax.device_count(), "params_l1": total}))
 """)
 
@@ -194,6 +205,15 @@ def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
   assert results[0]["params_l1"] == results[1]["params_l1"]  # replicated, not drifting apart
   saved = os.listdir(tmp_path / "checkpoints" / "3" / "data")
   assert {"process_0-of-2.json", "process_1-of-2.json"} <= set(saved)
+  # The same global batch in one process gives the same state.
+  trainer = train.build_trainer(config("hific", "tiny"))
+  batch = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+  single, _ = jax.jit(trainer.step)(trainer.init(jax.random.key(0), batch[:1]), jnp.asarray(batch))
+  two = np.load(tmp_path / "step.npz")
+  for i, leaf in enumerate(jax.tree.leaves(single)):
+    expected = np.asarray(leaf, np.float64)
+    scale = np.max(np.abs(expected), initial=0.0) + 1e-12
+    assert np.max(np.abs(two[f"arr_{i}"] - expected), initial=0.0) / scale < 1e-4, i
   # One host picks the run up: the state restores, the input restarts from the seed.
   c = config("hific", "tiny", num_steps=4, checkpoint_every_steps=4)
   state = train.train(c, str(tmp_path), source=samples)
