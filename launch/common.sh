@@ -12,6 +12,15 @@ scan_dry_run() {
   done
 }
 
+# The flags after `--`, for jgc.main, less any --dry-run.
+extra=()
+take_extra() {
+  local flag
+  for flag in "$@"; do
+    if [[ "$flag" != --dry-run ]]; then extra+=("$flag"); fi
+  done
+}
+
 # Prints a command, shell-quoted so that it can be pasted; runs it unless --dry-run.
 run() {
   printf '%q ' "$@" | sed 's/ $//'

@@ -10,14 +10,14 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 scan_dry_run "$@"
 
-config="" workdir="" gpus="" extra=()
+config="" workdir="" gpus=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --config) config="$2"; shift 2 ;;
     --workdir) workdir="$2"; shift 2 ;;
     --gpus) gpus="$2"; shift 2 ;;
     --dry-run) shift ;;
-    --) shift; for flag in "$@"; do [[ "$flag" == --dry-run ]] || extra+=("$flag"); done; break ;;
+    --) shift; take_extra "$@"; break ;;
     *) die "unknown option $1 (see the top of $0)" ;;
   esac
 done

@@ -14,7 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 scan_dry_run "$@"
 
-config="" workdir="" nodes=1 gpus=8 partition="" time_limit="48:00:00" port=12355 extra=()
+config="" workdir="" nodes=1 gpus=8 partition="" time_limit="48:00:00" port=12355
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --config) config="$2"; shift 2 ;;
@@ -25,7 +25,7 @@ while [[ $# -gt 0 ]]; do
     --time) time_limit="$2"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
     --dry-run) shift ;;
-    --) shift; for flag in "$@"; do [[ "$flag" == --dry-run ]] || extra+=("$flag"); done; break ;;
+    --) shift; take_extra "$@"; break ;;
     *) die "unknown option $1 (see the top of $0)" ;;
   esac
 done

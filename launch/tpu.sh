@@ -20,7 +20,7 @@ action="${1:-}"
 shift || true
 name="" zone="" type="v4-8" runtime="tpu-ubuntu2204-base" spot=0
 repo="https://github.com/jgc-project/jgc.git" ref="main" copy=0
-config="" workdir="" worker="all" follow=0 extra=()
+config="" workdir="" worker="all" follow=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --name) name="$2"; shift 2 ;;
@@ -36,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --worker) worker="$2"; shift 2 ;;
     --follow) follow=1; shift ;;
     --dry-run) shift ;;
-    --) shift; for flag in "$@"; do [[ "$flag" == --dry-run ]] || extra+=("$flag"); done; break ;;
+    --) shift; take_extra "$@"; break ;;
     *) die "unknown option $1 (see the top of $0)" ;;
   esac
 done
