@@ -212,8 +212,10 @@ def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
   two = np.load(tmp_path / "step.npz")
   for i, leaf in enumerate(jax.tree.leaves(single)):
     expected = np.asarray(leaf, np.float64)
-    scale = np.max(np.abs(expected), initial=0.0) + 1e-12
-    assert np.max(np.abs(two[f"arr_{i}"] - expected), initial=0.0) / scale < 1e-4, i
+    # Float rounding: relative to the array's largest entry, or absolute for
+    # arrays of a single tiny value (a one-step Adam update of ~1e-4).
+    scale = np.max(np.abs(expected), initial=0.0)
+    assert np.max(np.abs(two[f"arr_{i}"] - expected), initial=0.0) <= 1e-4 * scale + 1e-7, i
   # One host picks the run up: the state restores, the input restarts from the seed.
   c = config("hific", "tiny", num_steps=4, checkpoint_every_steps=4)
   state = train.train(c, str(tmp_path), source=samples)
