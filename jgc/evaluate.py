@@ -213,9 +213,15 @@ def main(argv: list[str] | None = None) -> int:
   p.add_argument("--model", action="append", required=True, help="model bundle; repeat for a curve")
   p.add_argument("--images", required=True, help="folder of images")
   p.add_argument("--out", required=True, help="folder for the report, tables and plots")
+  p.add_argument("--qualities", default=",".join(map(str, QUALITIES)),
+                 help="classical codecs' quality sweep, comma-separated (4 or more for rate differences)")
   args = p.parse_args(argv)
   try:
-    evaluate(args.model, args.images, args.out)
+    qualities = tuple(int(q) for q in args.qualities.split(","))
+  except ValueError:
+    p.error(f"--qualities must be integers separated by commas, got {args.qualities!r}")
+  try:
+    evaluate(args.model, args.images, args.out, qualities)
   except (FileNotFoundError, bundles.BundleError) as e:
     print(f"jgc.evaluate: error: {e}", file=sys.stderr)
     return 2
