@@ -19,7 +19,7 @@ from clu import parameter_overview
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jgc import summaries
+from jgc import checkpoints, summaries
 from jgc.data import train_dataset
 from jgc.data.sources import EncodedImages
 from jgc.models import build_discriminator, build_model
@@ -96,11 +96,10 @@ def _restore(manager: ocp.CheckpointManager, abstract: TrainState, iterator) -> 
 
 def _init_from(workdir: str, trainer: Trainer, state: TrainState, sharding: NamedSharding) -> TrainState:
   """Autoencoder and entropy models from another run's latest checkpoint; D and optimizers fresh."""
-  manager = _manager(os.path.join(workdir, "checkpoints"))
-  step = manager.latest_step()
-  if step is None:
+  latest = checkpoints.latest_params(workdir)
+  if latest is None:
     raise FileNotFoundError(f"init_from: no checkpoint in {workdir}/checkpoints")
-  params = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore())).state["params"]
+  step, params = latest
   expected = jax.tree.map(lambda a: a.shape, state.params)
   found = jax.tree.map(lambda a: a.shape, params)
   if expected != found:

@@ -19,9 +19,9 @@ import os
 import flax.linen as nn
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 from flax import serialization
 
+from jgc import checkpoints
 from jgc.codec.tables import CdfTables, factorized_tables, gaussian_tables
 from jgc.entropy import FactorizedPrior
 from jgc.entropy.gaussian import SNAP_BOUNDARIES
@@ -101,14 +101,10 @@ def export(workdir: str, path: str) -> Bundle:
     raise BundleError(f"{workdir} is not a training workdir: it has no config.json")
   with open(config_path) as f:
     model_config = json.load(f)["model"]
-  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")),
-                                  item_handlers={"state": ocp.StandardCheckpointHandler()})
-  step = manager.latest_step()
-  if step is None:
+  latest = checkpoints.latest_params(workdir)
+  if latest is None:
     raise BundleError(f"{workdir} has no checkpoint to export")
-  state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore())).state
-  manager.close()
-  data = build(model_config, state["params"])
+  data = build(model_config, latest[1])
   tmp = path + ".tmp"
   with open(tmp, "wb") as f:
     f.write(data)
