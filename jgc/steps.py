@@ -65,7 +65,7 @@ class Trainer:
     disc_params, disc_stats, disc_opt_state = {}, {}, {}
     if self.disc is not None:
       _, aux = jax.eval_shape(lambda v: self.model.apply(v, x, train=False), variables)
-      cond = jnp.zeros(_condition(aux).shape, jnp.float32)
+      cond = jnp.zeros(next(iter(aux["quantized"].values())).shape, jnp.float32)
       d_vars = self.disc.init({"params": k_disc}, x, cond, train=False)
       disc_params, disc_stats = d_vars["params"], d_vars.get("batch_stats", {})
       disc_opt_state = self.disc_opt.init(disc_params)
