@@ -80,7 +80,7 @@ def lpips(x: jax.Array, x_hat: jax.Array) -> jax.Array:
 
 def discriminator_loss(real: Sequence[jax.Array], fake: Sequence[jax.Array], kind: str) -> jax.Array:
   """D's loss, averaged over its scales; `real` and `fake` are logit maps."""
-  _check(kind)
+  check_gan(kind)
   terms = []
   for r, f in zip(real, fake, strict=True):
     if kind == "non_saturating":
@@ -96,7 +96,7 @@ def discriminator_loss(real: Sequence[jax.Array], fake: Sequence[jax.Array], kin
 
 def generator_loss(fake: Sequence[jax.Array], kind: str) -> jax.Array:
   """G's adversarial loss: -log D(G(y)) for non-saturating (HiFiC), (D - 1)^2, or -D."""
-  _check(kind)
+  check_gan(kind)
   terms = []
   for f in fake:
     if kind == "non_saturating":
@@ -128,6 +128,7 @@ def sparsity(latents: Mapping[str, jax.Array]) -> jax.Array:
   return jnp.mean(jnp.abs(y))
 
 
-def _check(kind: str) -> None:
+def check_gan(kind: str) -> None:
+  """Raises unless `kind` is one of `GAN_LOSSES`."""
   if kind not in GAN_LOSSES:
     raise ValueError(f"unknown GAN loss {kind!r}; choose one of {GAN_LOSSES}")

@@ -218,8 +218,7 @@ def make_trainer(model: nn.Module, disc: nn.Module | None, config) -> Trainer:
   if disc is None and any(adversarial.values()):
     named = ", ".join(k for k, v in adversarial.items() if v)
     raise ValueError(f"{named} set but the config has no discriminator")
-  if config.loss.gan not in losses.GAN_LOSSES:
-    raise ValueError(f"unknown GAN loss {config.loss.gan!r}; choose one of {losses.GAN_LOSSES}")
+  losses.check_gan(config.loss.gan)
   return Trainer(
       model=model,
       disc=disc,

@@ -73,12 +73,10 @@ class Progress:
     self._last = (step, now)
     return (step - last_step) / max(now - last_time, 1e-9)
 
-  def line(self, step: int, steps_per_s: float, values: dict[str, float]) -> str:
+  def log(self, step: int, steps_per_s: float, values: dict[str, float]) -> None:
     eta_s = (self._num_steps - step) / max(steps_per_s, 1e-9)
     shown = " ".join(f"{k}={values[k]:.4g}" for k in ("loss", "bpp", "psnr", "lpips") if k in values)
-    line = f"step {step}/{self._num_steps} {shown} {steps_per_s:.2f} steps/s ETA {_duration(eta_s)}"
-    logging.info(line)
-    return line
+    logging.info("step %d/%d %s %.2f steps/s ETA %s", step, self._num_steps, shown, steps_per_s, _duration(eta_s))
 
 
 def _duration(seconds: float) -> str:

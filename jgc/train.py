@@ -64,10 +64,11 @@ def check_batch(config, *, num_devices: int, num_hosts: int) -> None:
         + (" with both D and G sub-batches on every device" if per_device == 2 else ""))
 
 
-def _manager(directory: str, keep: int | None = None) -> ocp.CheckpointManager:
+def _manager(directory: str, keep: int) -> ocp.CheckpointManager:
+  """The run's checkpoints: the state and every host's input position."""
   return ocp.CheckpointManager(
       os.path.abspath(directory),
-      options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=keep is not None),
+      options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
       item_handlers={"state": ocp.StandardCheckpointHandler(), "data": grain.checkpoint.CheckpointHandler()},
   )
 
@@ -185,7 +186,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
         values.update(steps_per_s=rate, images_per_s=rate * images_per_step(config),
                       skipped_records=bad_records.count)
         writer.scalars(step, values)
-        progress.line(step, rate, values)
+        progress.log(step, rate, values)
       if step % config.image_every_steps == 0 or last:
         shown = local[:: 2 if trainer.disc is not None else 1][:IMAGES_SHOWN]
         writer.images(step, "original", shown / 255.0)

@@ -1,6 +1,9 @@
 """Bundles of narrow, randomly initialized models for the codec tests."""
 
 import functools
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +20,16 @@ CONFIGS = {
     "gc": dict(name="gc", latent_channels=4, **NARROW),
     "vaegan": dict(name="vaegan", latent_channels=4, **NARROW),
 }
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_readme_model(workdir) -> None:
+  """The README's main command, shortened to two steps, in `workdir`."""
+  subprocess.run([sys.executable, "-m", "jgc.main", "--config=configs/hific.py:tiny", f"--workdir={workdir}",
+                  "--config.num_steps=2"], cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"}, check=True,
+                 capture_output=True, timeout=600)
 
 
 @functools.cache

@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from codec_helpers import bundle_bytes
+from codec_helpers import bundle_bytes, train_readme_model
 from PIL import Image
 
 from jgc import image_files
@@ -23,10 +23,8 @@ ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-  # The README's main command, shortened to two steps.
   work = tmp_path_factory.mktemp("train")
-  subprocess.run([sys.executable, "-m", "jgc.main", "--config=configs/hific.py:tiny", f"--workdir={work}",
-                  "--config.num_steps=2"], cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=600)
+  train_readme_model(work)
   path = str(work / "model.jgcm")
   assert cli.main(["export", str(work), "-o", path]) == 0
   return path

@@ -1,11 +1,10 @@
 """The Colab notebooks run top to bottom (on tiny settings) in CI."""
 
 import os
-import subprocess
-import sys
 
 import nbformat
 import pytest
+from codec_helpers import train_readme_model
 from nbclient import NotebookClient
 from PIL import Image
 from skimage import data
@@ -18,9 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory):
   work = tmp_path_factory.mktemp("colab-train")
-  subprocess.run([sys.executable, "-m", "jgc.main", "--config=configs/hific.py:tiny", f"--workdir={work}",
-                  "--config.num_steps=2"], cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"}, check=True,
-                 capture_output=True, timeout=600)
+  train_readme_model(work)
   path = str(work / "model.jgcm")
   bundle.export(str(work), path)
   return path
