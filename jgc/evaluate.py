@@ -2,11 +2,15 @@
 
     python -m jgc.evaluate --model hific.jgcm --images ../shared/data/kodak --out /tmp/eval
 
-Each image is compressed to a real file with each model; JPEG (4:2:0 and
-4:4:4), WebP and AVIF run at the model's rate (quality by bisection) and at a
-sweep of qualities for their curves. Writes `per_image.csv`, `summary.json`,
-`rd.png` (bpp against PSNR, MS-SSIM, LPIPS), `crops.png` (original, the first
-model, JPEG and WebP at the same rate) and `report.md`.
+Each image is compressed to a real file with each model; the classical
+codecs that can run here (JPEG 4:2:0 and 4:4:4, WebP, AVIF, JPEG XL, HEVC
+intra; `jgc.eval.classical`) run at the model's rate (quality by bisection)
+and at a sweep of qualities for their curves. FID/256 and KID/256 (HiFiC's patch
+method, `jgc.eval.fid`) are computed over the whole set when the Inception
+weights are installed (`--no-fid` skips them). Writes `per_image.csv`,
+`summary.json`, `rd.png` (bpp against PSNR, MS-SSIM, LPIPS, FID),
+`crops.png` (original, the first model, JPEG and WebP at the same rate) and
+`report.md`.
 """
 
 import argparse
@@ -21,7 +25,7 @@ import numpy as np
 from jgc import image_files
 from jgc.codec import bundle as bundles
 from jgc.codec.compressor import Codec
-from jgc.eval import bdrate, classical, metrics
+from jgc.eval import bdrate, classical, fid, inception, metrics
 
 QUALITIES = (5, 15, 30, 50, 70, 90)
 METRICS = ("psnr", "ms_ssim", "lpips")
@@ -64,20 +68,53 @@ def _model_row(codec: Codec, label: str, name: str, image: np.ndarray) -> tuple[
 
 
 def _classical_row(name: str, codec: str, setting: str, image: np.ndarray, data: bytes) -> tuple[dict, np.ndarray]:
-  decoded = classical.decode(data)
+  decoded = classical.decode(codec, data)
   return ({"image": name, "codec": codec, "setting": setting, "bpp": classical.bpp(data, image),
            "bpp_estimate": None, **_quality(image, decoded), "encode_s": None, "decode_s": None}, decoded)
+
+
+def _group(row: dict) -> tuple[str, str]:
+  """Rows at the same setting on every image: bisected qualities differ per image, so "(q..)" is dropped."""
+  return row["codec"], row["setting"].split(" (")[0]
 
 
 def _means(rows: list[dict]) -> list[dict]:
   groups: dict[tuple[str, str], list[dict]] = {}
   for r in rows:
-    groups.setdefault((r["codec"], r["setting"]), []).append(r)
+    groups.setdefault(_group(r), []).append(r)
   out = []
   for (codec, setting), rs in groups.items():
     mean = {k: float(np.mean([r[k] for r in rs])) for k in ("bpp", *METRICS)}
     out.append({"codec": codec, "setting": setting, "images": len(rs), **mean})
   return out
+
+
+class _Realism:
+  """Inception features of every 256-px patch, of the originals and of each group's decoded images."""
+
+  def __init__(self, net: inception.Inception):
+    self.net = net
+    self.real: list[np.ndarray] = []
+    self.fake: dict[tuple[str, str], list[np.ndarray]] = {}
+
+  def add(self, image: np.ndarray, decoded: dict[tuple[str, str], np.ndarray]) -> None:
+    groups = [fid.patches(image)] + [fid.patches(d) for d in decoded.values()]
+    if not len(groups[0]):
+      return
+    features = np.split(self.net(np.concatenate(groups)), np.cumsum([len(g) for g in groups])[:-1])
+    self.real.append(features[0])
+    for key, f in zip(decoded, features[1:], strict=True):
+      self.fake.setdefault(key, []).append(f)
+
+  def scores(self, summary: list[dict]) -> str | None:
+    """Adds fid, kid and patches to each summary row; returns why not, when it cannot."""
+    real = np.concatenate(self.real) if self.real else np.zeros((0, inception.FEATURES))
+    if len(real) < 2:
+      return f"FID/KID need at least 2 patches of {fid.PATCH_PX} px; this set has {len(real)}"
+    for m in summary:
+      fake = np.concatenate(self.fake[(m["codec"], m["setting"])])
+      m.update(fid=fid.fid(real, fake), kid=fid.kid(real, fake), patches=len(fake))
+    return None
 
 
 def _rate_differences(summary: list[dict], models: list[str], references: list[str]) -> list[dict]:
@@ -105,20 +142,20 @@ def _rate_differences(summary: list[dict], models: list[str], references: list[s
   return table
 
 
-def _plots(out: str, summary: list[dict], crops: list[tuple[str, np.ndarray]]) -> None:
+def _plots(out: str, summary: list[dict], crops: list[tuple[str, np.ndarray]], panels: tuple[str, ...]) -> None:
   import matplotlib  # noqa: PLC0415  (headless backend before pyplot)
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # noqa: PLC0415
 
-  fig, axes = plt.subplots(1, len(METRICS), figsize=(5 * len(METRICS), 4))
-  for ax, metric in zip(axes, METRICS, strict=True):
+  fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+  for ax, metric in zip(axes, panels, strict=True):
     for codec in dict.fromkeys(m["codec"] for m in summary):
       pts = sorted((m for m in summary if m["codec"] == codec and not m["setting"].startswith("matched")),
                    key=lambda m: m["bpp"])
       ax.plot([m["bpp"] for m in pts], [m[metric] for m in pts], "o-" if len(pts) > 1 else "*",
               label=codec, markersize=4 if len(pts) > 1 else 12)
     ax.set_xlabel("bpp (real files)")
-    ax.set_ylabel(metric.upper().replace("_", "-"))
+    ax.set_ylabel("FID/256" if metric == "fid" else metric.upper().replace("_", "-"))
     ax.grid(alpha=0.3)
   axes[0].legend()
   fig.tight_layout()
@@ -141,15 +178,23 @@ def _crop(image: np.ndarray) -> np.ndarray:
   return image[top : top + CROP_PX, left : left + CROP_PX]
 
 
-def _report(out: str, summary: list[dict], differences: list[dict], skipped: list[str], codecs: dict) -> str:
+def _report(out: str, summary: list[dict], differences: list[dict], skipped: list[str], codecs: dict,
+            no_fid: str | None) -> str:
+  realism = no_fid is None
   lines = ["# Rate-distortion report", "",
            "bpp from the real files. Classical codecs: "
-           + ", ".join(f"{k} ({'yes' if v else 'not in this Pillow'})" for k, v in codecs.items()) + ".",
-           "FID/KID are not computed yet (they need Inception weights that work offline).", "",
-           "## Means", "", "| codec | setting | images | bpp | PSNR (dB) | MS-SSIM | LPIPS |", "|---|---|---|---|---|---|---|"]
+           + ", ".join(f"{k} ({'yes' if v else classical.WHY_MISSING[k]})" for k, v in codecs.items()) + ".", ""]
+  if realism:
+    lines += [f"FID/256 and KID/256 over {summary[0]['patches']} patches of {fid.PATCH_PX} px per setting "
+              "(HiFiC's method: the grid, and the grid shifted by half a patch). Few patches bias both upward, "
+              "FID much more: compare settings with each other, not with numbers from other sets.", ""]
+  else:
+    lines += [f"FID/KID not computed: {no_fid}.", ""]
+  lines += ["## Means", "", "| codec | setting | images | bpp | PSNR (dB) | MS-SSIM | LPIPS |"
+            + (" FID/256 | KID/256 |" if realism else ""), "|---|---|---|---|---|---|---|" + ("---|---|" if realism else "")]
   for m in summary:
     lines.append(f"| {m['codec']} | {m['setting']} | {m['images']} | {m['bpp']:.4f} | {m['psnr']:.2f} | "
-                 f"{m['ms_ssim']:.4f} | {m['lpips']:.4f} |")
+                 f"{m['ms_ssim']:.4f} | {m['lpips']:.4f} |" + (f" {m['fid']:.2f} | {m['kid']:.4f} |" if realism else ""))
   lines += ["", "## Rate difference at equal quality (negative: fewer bits than the reference)", "",
             "BD-rate (Bjontegaard) where a model has 4 or more points; otherwise the rate difference at "
             "each model point against the reference's fitted curve, averaged.", "",
@@ -166,43 +211,56 @@ def _report(out: str, summary: list[dict], differences: list[dict], skipped: lis
   return text
 
 
-def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES) -> dict:
+def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES, realism: bool = True) -> dict:
   """Runs the evaluation and writes its files to `out`; returns the summary."""
   images, skipped = _images(folder)
   codecs = {label: Codec(bundles.load(path)) for label, path in
             ((os.path.splitext(os.path.basename(p))[0], p) for p in model_paths)}
   available = classical.available()
   names = [n for n, ok in available.items() if ok]
+  tracker, no_fid = None, "skipped (--no-fid)"
+  if realism:
+    try:
+      tracker = _Realism(inception.Inception())
+    except inception.WeightsMissing as e:
+      no_fid = str(e)
   os.makedirs(out, exist_ok=True)
   rows, crops = [], []
   for i, (name, image) in enumerate(images, 1):
     print(f"[{i}/{len(images)}] {name}", flush=True)
-    first = None
+    decoded, matched = {}, {}
     for label, codec in codecs.items():
-      row, decoded = _model_row(codec, label, name, image)
+      row, image_out = _model_row(codec, label, name, image)
       rows.append(row)
-      first = first or (row, decoded, label)
-    matched = {}
+      decoded[_group(row)] = image_out
+    first = rows[-len(codecs)]
     for codec in names:
-      data, q = classical.at_bpp(codec, image, first[0]["bpp"])
-      row, decoded = _classical_row(name, codec, f"matched {first[2]} (q{q})", image, data)
+      data, q = classical.at_bpp(codec, image, first["bpp"])
+      row, image_out = _classical_row(name, codec, f"matched {first['codec']} (q{q})", image, data)
       rows.append(row)
-      matched[codec] = (row["bpp"], decoded)
+      decoded[_group(row)], matched[codec] = image_out, (row["bpp"], image_out)
       for q in qualities:
-        rows.append(_classical_row(name, codec, f"q{q}", image, classical.encode(codec, image, q))[0])
+        row, decoded[(codec, f"q{q}")] = _classical_row(name, codec, f"q{q}", image, classical.encode(codec, image, q))
+        rows.append(row)
+    if tracker:
+      tracker.add(image, decoded)
     if i == 1:
-      crops = [("original", _crop(image)), (f"{first[2]} {first[0]['bpp']:.3f} bpp", _crop(first[1]))]
+      crops = [("original", _crop(image)),
+               (f"{first['codec']} {first['bpp']:.3f} bpp", _crop(decoded[_group(first)]))]
       crops += [(f"{c} {matched[c][0]:.3f} bpp", _crop(matched[c][1])) for c in ("jpeg420", "webp") if c in matched]
   with open(os.path.join(out, "per_image.csv"), "w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-  summary = _means([{**r, "setting": r["setting"].split(" (")[0]} for r in rows])
+  summary = _means(rows)
+  if tracker:
+    no_fid = tracker.scores(summary)
   references = [c for c in ("jpeg420", "webp") if c in names]
   differences = _rate_differences(summary, list(codecs), references)
-  _plots(out, summary, crops)
-  _report(out, summary, differences, skipped, available)
-  result = {"images": len(images), "skipped": len(skipped), "summary": summary, "rate_differences": differences}
+  _plots(out, summary, crops, METRICS + (("fid",) if no_fid is None else ()))
+  _report(out, summary, differences, skipped, available, no_fid)
+  result = {"images": len(images), "skipped": len(skipped), "fid_kid": no_fid or "computed", "summary": summary,
+            "rate_differences": differences}
   with open(os.path.join(out, "summary.json"), "w") as f:
     json.dump(result, f, indent=2)
   return result
@@ -213,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
   p.add_argument("--model", action="append", required=True, help="model bundle; repeat for a curve")
   p.add_argument("--images", required=True, help="folder of images")
   p.add_argument("--out", required=True, help="folder for the report, tables and plots")
+  p.add_argument("--no-fid", action="store_true", help="skip FID/KID (the slowest metrics on a CPU)")
   p.add_argument("--qualities", default=",".join(map(str, QUALITIES)),
                  help="classical codecs' quality sweep, comma-separated (4 or more for rate differences)")
   args = p.parse_args(argv)
@@ -221,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
   except ValueError:
     p.error(f"--qualities must be integers separated by commas, got {args.qualities!r}")
   try:
-    evaluate(args.model, args.images, args.out, qualities)
+    evaluate(args.model, args.images, args.out, qualities, realism=not args.no_fid)
   except (FileNotFoundError, bundles.BundleError) as e:
     print(f"jgc.evaluate: error: {e}", file=sys.stderr)
     return 2

@@ -62,13 +62,13 @@ def test_bisection_hits_the_target_rate(codec):
   data, quality = classical.at_bpp(codec, PHOTO, 1.0)
   assert 1 <= quality <= 100
   assert classical.bpp(data, PHOTO) == pytest.approx(1.0, rel=0.05)
-  assert classical.decode(data).shape == PHOTO.shape
+  assert classical.decode(codec, data).shape == PHOTO.shape
 
 
 def test_evaluate_writes_the_report(tmp_path):
   images = tmp_path / "images"
   images.mkdir()
-  Image.fromarray(PHOTO[:96, :128]).save(images / "a.png")
+  Image.fromarray(skdata.astronaut()[:256]).save(images / "a.png")  # two 256-px patches for FID/KID
   Image.fromarray(PHOTO[100:196, 50:178]).save(images / "b.jpg", quality=95)
   (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
   model = tmp_path / "narrow.jgcm"
@@ -84,8 +84,10 @@ def test_evaluate_writes_the_report(tmp_path):
   summary = json.loads((out / "summary.json").read_text())
   assert {m["codec"] for m in summary["summary"]} == {"narrow", *codecs}
   assert all(m["bpp"] > 0 and np.isfinite(m["psnr"]) for m in summary["summary"])
+  assert summary["fid_kid"] == "computed"
+  assert all(m["patches"] == 2 and m["fid"] > 0 and np.isfinite(m["kid"]) for m in summary["summary"])
   report = (out / "report.md").read_text()
-  assert "| narrow |" in report and "Skipped 1 unreadable" in report
+  assert "| narrow |" in report and "Skipped 1 unreadable" in report and "FID/256" in report
   empty = tmp_path / "empty"
   empty.mkdir()
   assert evaluate.main(["--model", str(model), "--images", str(empty), "--out", str(out)]) == 2
