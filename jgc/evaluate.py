@@ -85,6 +85,8 @@ def _means(rows: list[dict]) -> list[dict]:
   out = []
   for (codec, setting), rs in groups.items():
     mean = {k: float(np.mean([r[k] for r in rs])) for k in ("bpp", *METRICS)}
+    if rs[0]["bpp_estimate"] is not None:
+      mean["bpp_estimate"] = float(np.mean([r["bpp_estimate"] for r in rs]))
     out.append({"codec": codec, "setting": setting, "images": len(rs), **mean})
   return out
 
@@ -195,6 +197,8 @@ def _report(out: str, summary: list[dict], differences: list[dict], skipped: lis
   for m in summary:
     lines.append(f"| {m['codec']} | {m['setting']} | {m['images']} | {m['bpp']:.4f} | {m['psnr']:.2f} | "
                  f"{m['ms_ssim']:.4f} | {m['lpips']:.4f} |" + (f" {m['fid']:.2f} | {m['kid']:.4f} |" if realism else ""))
+  lines += [""] + [f"{m['codec']}: {m['bpp']:.4f} bpp in its files, {m['bpp_estimate']:.4f} bpp by its own estimate."
+                   for m in summary if "bpp_estimate" in m]
   lines += ["", "## Rate difference at equal quality (negative: fewer bits than the reference)", "",
             "BD-rate (Bjontegaard) where a model has 4 or more points; otherwise the rate difference at "
             "each model point against the reference's fitted curve, averaged.", "",

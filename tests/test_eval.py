@@ -88,6 +88,7 @@ def test_evaluate_writes_the_report(tmp_path):
   assert all(m["patches"] == 2 and m["fid"] > 0 and np.isfinite(m["kid"]) for m in summary["summary"])
   report = (out / "report.md").read_text()
   assert "| narrow |" in report and "Skipped 1 unreadable" in report and "FID/256" in report
+  assert "narrow: " in report and "by its own estimate" in report
   empty = tmp_path / "empty"
   empty.mkdir()
   assert evaluate.main(["--model", str(model), "--images", str(empty), "--out", str(out)]) == 2
