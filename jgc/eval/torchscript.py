@@ -27,7 +27,8 @@ class Module:
 
 def _rebuild_tensor(storage: np.ndarray, offset: int, shape: tuple, strides: tuple, *_) -> np.ndarray:
   item = storage.itemsize
-  if offset + sum((n - 1) * s for n, s in zip(shape, strides, strict=True)) >= storage.size and storage.size:
+  last = offset + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))
+  if np.prod(shape) and last >= storage.size:
     raise TorchScriptError(f"tensor of shape {shape} runs past its storage of {storage.size} values")
   return np.lib.stride_tricks.as_strided(storage[offset:], shape, [s * item for s in strides]).copy()
 
