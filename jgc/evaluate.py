@@ -233,25 +233,25 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
   for i, (name, image) in enumerate(images, 1):
     print(f"[{i}/{len(images)}] {name}", flush=True)
     decoded, matched = {}, {}
-    for label, codec in codecs.items():
-      row, image_out = _model_row(codec, label, name, image)
+
+    def keep(result: tuple[dict, np.ndarray]) -> dict:
+      row, image_out = result
       rows.append(row)
       decoded[_group(row)] = image_out
-    first = rows[-len(codecs)]
+      return row
+
+    first = [keep(_model_row(codec, label, name, image)) for label, codec in codecs.items()][0]
     for codec in names:
       data, q = classical.at_bpp(codec, image, first["bpp"])
-      row, image_out = _classical_row(name, codec, f"matched {first['codec']} (q{q})", image, data)
-      rows.append(row)
-      decoded[_group(row)], matched[codec] = image_out, (row["bpp"], image_out)
+      matched[codec] = keep(_classical_row(name, codec, f"matched {first['codec']} (q{q})", image, data))
       for q in qualities:
-        row, decoded[(codec, f"q{q}")] = _classical_row(name, codec, f"q{q}", image, classical.encode(codec, image, q))
-        rows.append(row)
+        keep(_classical_row(name, codec, f"q{q}", image, classical.encode(codec, image, q)))
     if tracker:
       tracker.add(image, decoded)
     if i == 1:
-      crops = [("original", _crop(image)),
-               (f"{first['codec']} {first['bpp']:.3f} bpp", _crop(decoded[_group(first)]))]
-      crops += [(f"{c} {matched[c][0]:.3f} bpp", _crop(matched[c][1])) for c in ("jpeg420", "webp") if c in matched]
+      crops = [(f"{r['codec']} {r['bpp']:.3f} bpp", _crop(decoded[_group(r)]))
+               for r in [first] + [matched[c] for c in ("jpeg420", "webp") if c in matched]]
+      crops.insert(0, ("original", _crop(image)))
   with open(os.path.join(out, "per_image.csv"), "w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
     writer.writeheader()

@@ -1,9 +1,9 @@
 """FID/256 and KID/256: Inception feature statistics over 256-px patches.
 
-HiFiC (Mentzer et al. 2020, Sec. 4.3) measures realism on high-resolution
-images by cutting each into non-overlapping 256x256 patches, and again after
-shifting by 128 px when the image is at least 1.5 patches on both sides
-(NeuralCompression's `update_patch_fid` gives the same rule). FID is the
+HiFiC's FID/256 (Mentzer et al. 2020, experiments) measures realism on
+high-resolution images by cutting each into non-overlapping 256x256 patches,
+and again after shifting by 128 px when the image is at least 1.5 patches on
+both sides (NeuralCompression's `update_patch_fid` gives the same rule). FID is the
 Frechet distance between Gaussians fitted to the features (Heusel et al.
 2017); KID an unbiased squared MMD with the kernel (x.y / d + 1)^3
 (Binkowski et al. 2018). FID is biased upward by small sets: compare only at

@@ -3,7 +3,7 @@
 A TorchScript file is a zip: `<root>/data.pkl` pickles the module tree, with
 each tensor a `torch._utils._rebuild_tensor_v2` call on a storage that lives
 in `<root>/data/<key>` as raw little-endian values. Only what the Inception
-archive FID uses needs is understood; anything else is refused by name.
+archive for FID needs is understood; anything else is refused by name.
 """
 
 import pickle
