@@ -1,19 +1,23 @@
-"""Training-step throughput and memory for HiFiC (stage 2: D and G updates).
+"""Training-step time and peak memory for every config family.
 
-    python benchmarks/train_step.py [--full_batch 2] [--tiny_batch 8] [--steps 3] [--dtype bfloat16]
+    python benchmarks/train_step.py [--only mbt2018_mean,hific] [--steps 3] [--dtype bfloat16]
 
-Runs the jitted step of `jgc.steps` on random 256x256 uint8 batches on
-whatever devices JAX sees (one mesh over all of them), at full width and at
-the `tiny` width. `batch` is the config's batch_size; each step reads twice
-as many images (one sub-batch for D, one for G), and `images_per_s` counts
-all of them. Last line: one JSON object with `images_per_s` (full width) and
-`peak_rss_mb`.
+Each entry runs in its own process (so its peak RSS is its own) on random
+256x256 uint8 batches, with the jitted step of `jgc.steps` on whatever devices
+JAX sees. `batch` is the config's batch_size; with a discriminator a step reads
+twice as many images (one sub-batch for D, one for G, as HiFiC's official
+code), and `images_per_s` counts every image read: the PyTorch HiFiC port's
+cycle (one D and one G iteration at batch 8) reads 16, so its images/s is
+16 / cycle time. Last line: one JSON object, an entry per config with
+`step_s`, `images_per_s`, `init_and_compile_s` and `peak_rss_mb`.
 """
 
 import argparse
 import json
 import os
 import resource
+import subprocess
+import sys
 import time
 
 import jax
@@ -23,11 +27,23 @@ from jax.sharding import PartitionSpec as P
 
 from jgc import defaults, train
 
-HIFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "hific.py")
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+# name: (config file, option string, batch). Batch 8 everywhere: CompressAI's and
+# the PyTorch HiFiC port's batch in the comparisons of the README.
+ENTRIES = {
+    "mbt2018_mean": ("mbt2018", "mean,q3", 8),
+    "mbt2018_ar": ("mbt2018", "ar,q3", 8),
+    "bmshj2018": ("bmshj2018", "q3", 8),
+    "hific": ("hific", "lo", 8),
+    "hific_tiny": ("hific", "lo,tiny", 8),
+    "gc": ("gc", "c8", 8),
+    "vaegan": ("vaegan", "", 8),
+}
 
 
-def measure(arg: str, batch: int, steps: int, dtype: str) -> dict:
-  config = defaults.sibling(HIFIC, "hific").get_config(arg)
+def measure(name: str, steps: int, dtype: str) -> dict:
+  file, arg, batch = ENTRIES[name]
+  config = defaults.sibling(os.path.join(CONFIGS, f"{file}.py"), file).get_config(arg)
   config.update(batch_size=batch, crop_px=256, compute_dtype=dtype)
   mesh = train.make_mesh()
   train.check_batch(config, num_devices=mesh.size, num_hosts=1)
@@ -48,25 +64,32 @@ def measure(arg: str, batch: int, steps: int, dtype: str) -> dict:
   jax.block_until_ready(state)
   step_s = (time.perf_counter() - t) / steps
   assert np.isfinite(float(metrics["loss"])), "non-finite loss"
-  return {"batch": batch, "images_per_step": n, "init_and_compile_s": round(first_s, 1),
-          "step_s": round(step_s, 3), "steps_per_s": round(1 / step_s, 3),
-          "images_per_s": round(n / step_s, 2)}
+  return {"config": f"configs/{file}.py:{arg}", "batch": batch, "images_per_step": n,
+          "init_and_compile_s": round(first_s, 1), "step_s": round(step_s, 3),
+          "images_per_s": round(n / step_s, 2),
+          # ru_maxrss is in KiB on Linux.
+          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def main() -> dict:
   parser = argparse.ArgumentParser()
-  parser.add_argument("--full_batch", type=int, default=2)
-  parser.add_argument("--tiny_batch", type=int, default=8)
+  parser.add_argument("--only", default=",".join(ENTRIES), help="comma-separated entries")
   parser.add_argument("--steps", type=int, default=3)
   parser.add_argument("--dtype", default="float32")
+  parser.add_argument("--child", help=argparse.SUPPRESS)
   args = parser.parse_args()
+  if args.child:
+    return measure(args.child, args.steps, args.dtype)
   result = {"devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}", "dtype": args.dtype}
-  result["tiny"] = measure("lo,tiny", args.tiny_batch, args.steps * 10, args.dtype)
-  print(json.dumps({"tiny": result["tiny"]}), flush=True)
-  result["full"] = measure("lo", args.full_batch, args.steps, args.dtype)
-  result["images_per_s"] = result["full"]["images_per_s"]
-  # ru_maxrss is in KiB on Linux.
-  result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+  for name in args.only.split(","):
+    if name not in ENTRIES:
+      raise SystemExit(f"unknown entry {name!r}; use {', '.join(ENTRIES)}")
+    out = subprocess.run([sys.executable, __file__, "--child", name, "--steps", str(args.steps),
+                          "--dtype", args.dtype], capture_output=True, text=True)
+    if out.returncode:
+      raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
+    result[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(json.dumps({name: result[name]}), flush=True)
   return result
 
 

@@ -16,7 +16,7 @@ from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
-from jgc import train
+from jgc import compile_cache, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file, with `:arg` for variants.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and TensorBoard logs.")
@@ -30,6 +30,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # Orbax and grain log every save through absl at INFO; keep jgc's own lines.
   absl_logging.get_absl_logger().setLevel(logging.WARNING)
+  compile_cache.enable()
   if _MULTIHOST.value:
     # Only the CPU backend reads this: CPU processes need gloo for collectives.
     jax.config.update("jax_cpu_collectives_implementation", "gloo")

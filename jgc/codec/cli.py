@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image
 
-from jgc import image_files
+from jgc import compile_cache, image_files
 from jgc.codec import bundle as bundles
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
@@ -166,6 +166,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   args = parser().parse_args(argv)
+  compile_cache.enable()
   try:
     return args.run(args)
   except EXPECTED as e:

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc.models.convs import subpixel_conv_transpose
+
 WEIGHT_BITS = 12
 ACT_BITS = 10
 LEAKY_SLOPE = 0.2  # `jgc.models.layers.leaky_relu`
@@ -69,31 +71,6 @@ def fixed_weights(params: Mapping) -> dict:
             for name, p in params.items()}
 
 
-def _subpixel_kernel(kernel: jax.Array) -> jax.Array:
-  """A 5x5 stride-2 transposed conv's kernel as a 3x3 conv with 4x the outputs.
-
-  With Flax's "SAME" transposed padding (lax `conv_transpose`: 3 before, 2
-  after the stride-dilated input), output row 2a + p reads input rows a - 1 +
-  r through tap 2r + 1 - p, r = 0, 1, 2 (taps outside 0..4 are zero); the same
-  for columns. Four parity classes of 9 taps each cost 36 products per input
-  pixel instead of the dilated form's 100.
-  """
-  k = kernel.shape[0]
-  classes = []
-  for py in (0, 1):
-    for px in (0, 1):
-      rows = []
-      for r in range(3):
-        cols = []
-        for c in range(3):
-          ty, tx = 2 * r + 1 - py, 2 * c + 1 - px
-          inside = 0 <= ty < k and 0 <= tx < k
-          cols.append(kernel[ty, tx] if inside else jnp.zeros(kernel.shape[2:], kernel.dtype))
-        rows.append(jnp.stack(cols))
-      classes.append(jnp.stack(rows))
-  return jnp.concatenate(classes, axis=-1)  # (3, 3, in, 4 * out), parity-major
-
-
 def _conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
   return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
@@ -101,11 +78,8 @@ def _conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
 def _layer(kind: str, params: Mapping, x: jax.Array, activation: str | None) -> jax.Array:
   kernel = params["kernel"]
   if kind == "transpose":
-    if kernel.shape[:2] != (5, 5):
-      raise SideInfoError(f"fixed-point transposed convs are 5x5, got {kernel.shape[:2]}")
-    b, h, w, _ = x.shape
-    y = _conv(x, _subpixel_kernel(kernel)).reshape(b, h, w, 2, 2, -1)
-    y = y.transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, -1)
+    # Exact in float64 in any form; the sub-pixel one avoids XLA:CPU's slow dilated path.
+    y = subpixel_conv_transpose(x, kernel, (2, 2))
   else:
     y = _conv(x, kernel)
   return _activate(jnp.floor(y / 2.0**WEIGHT_BITS) + params["bias"], activation, jnp)

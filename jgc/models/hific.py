@@ -24,6 +24,7 @@ from jgc.entropy import (
     symbols,
 )
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
+from jgc.models.convs import ConvTranspose
 from jgc.models.layers import ChannelNorm
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -80,7 +81,7 @@ class Generator(nn.Module):
       x = ResidualBlock(self.dtype)(x)
     x = x + head
     for c in self.channels[1:]:
-      x = nn.ConvTranspose(c, (3, 3), (2, 2), padding="SAME", dtype=self.dtype)(x)
+      x = ConvTranspose(c, (3, 3), (2, 2), padding="SAME", dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
     return nn.Conv(3, (7, 7), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
 

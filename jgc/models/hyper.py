@@ -10,6 +10,7 @@ import flax.linen as nn
 import jax
 
 from jgc.entropy import bits
+from jgc.models.convs import ConvTranspose
 from jgc.models.layers import leaky_relu
 
 _ACTIVATIONS = {"relu": nn.relu, "leaky_relu": leaky_relu}
@@ -40,7 +41,7 @@ class HyperSynthesis(nn.Module):
   def __call__(self, z: jax.Array) -> jax.Array:
     act = _ACTIVATIONS[self.activation]
     for c in self.channels:
-      z = act(nn.ConvTranspose(c, (5, 5), (2, 2), padding="SAME")(z))
+      z = act(ConvTranspose(c, (5, 5), (2, 2), padding="SAME")(z))
     return nn.Conv(self.out_channels, (3, 3), padding="SAME")(z)
 
 

@@ -25,6 +25,7 @@ from jgc.entropy import (
     scale_index,
     symbols,
 )
+from jgc.models.convs import ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.layers import GDN, MaskedConv, leaky_relu
 from jgc.models.padding import crop_to, pad_to_multiple
@@ -55,8 +56,8 @@ class GDNSynthesis(nn.Module):
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     for _ in range(3):
-      y = GDN(inverse=True)(nn.ConvTranspose(self.channels, (5, 5), (2, 2), padding="SAME")(y))
-    return nn.ConvTranspose(3, (5, 5), (2, 2), padding="SAME")(y)
+      y = GDN(inverse=True)(ConvTranspose(self.channels, (5, 5), (2, 2), padding="SAME")(y))
+    return ConvTranspose(3, (5, 5), (2, 2), padding="SAME")(y)
 
 
 class EntropyParameters(nn.Module):
