@@ -1,23 +1,31 @@
-"""Transposed convolutions computed through stride-1 convolutions (the sub-pixel form).
+"""Convolutions in the forms XLA's CPU backend runs fast.
 
-`ConvTranspose` computes what `flax.linen.ConvTranspose` computes with "SAME"
-padding (TensorFlow's, as the official HiFiC code uses: TFC
-`models/hific/archs.py`), with the same parameter names, shapes and
-initializer, so checkpoints and bundles are interchangeable with Flax's layer.
+`Conv` and `ConvTranspose` compute what `flax.linen.Conv` and
+`flax.linen.ConvTranspose` compute with "SAME" padding (TensorFlow's, as the
+official HiFiC code uses: TFC `models/hific/archs.py`), with the same
+parameter names, shapes and initializers, so checkpoints and bundles are
+interchangeable with Flax's layers.
 
-Why: XLA's CPU backend sends only undilated convolutions to its fast kernels.
-A transposed convolution's forward pass and both its gradients are dilated
-convolutions; its kernel gradient falls to a generic loop 10-100x slower
-(`benchmarks/convs.py`). As a stride-1 convolution with s*s times the outputs
-followed by depth-to-space (Shi et al. 2016, "Real-Time Single Image and Video
-Super-Resolution Using an Efficient Sub-Pixel CNN", §2.2), it and its
-gradients are all undilated. Strided convolutions keep Flax's native form
-everywhere: their space-to-depth form measured slower on the CPU (same
-benchmark). Other backends keep the native transposed form: no accelerator
-could be measured when this was written, and `benchmarks/convs.py` compares
-both forms on whatever backend it runs on.
+Why: XLA:CPU sends only undilated convolutions with a small window to its fast
+kernels (`benchmarks/convs.py` has the figures). Three things fall to a slow
+generic loop: a transposed convolution (its forward pass and gradients are
+dilated), the input gradient of a strided convolution (dilated), and the
+kernel gradient of a stride-1 one at many channels (a "convolution" whose
+window is the whole image). On the CPU:
+- a transposed convolution runs as a stride-1 convolution with s*s times the
+  outputs followed by depth-to-space (the sub-pixel form; Shi et al. 2016,
+  "Real-Time Single Image and Video Super-Resolution Using an Efficient
+  Sub-Pixel CNN", §2.2);
+- a strided convolution keeps the native forward pass and kernel gradient
+  (faster than its space-to-depth form's), and takes its input gradient from
+  the space-to-depth form, where it is a stride-1 convolution;
+- stride-1 kernel gradients are one matrix product per kernel tap (from 32
+  output channels on; XLA's own is faster for fewer).
+Other backends keep the native forms: no accelerator could be measured when
+this was written; `benchmarks/convs.py` compares the forms on any backend.
 """
 
+import functools
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -28,9 +36,15 @@ import numpy as np
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
-def use_subpixel_form() -> bool:
-  """Whether this process computes transposed convs in sub-pixel form."""
+def use_cpu_forms() -> bool:
+  """Whether this process computes convolutions in the forms of this module (on the CPU)."""
   return jax.default_backend() == "cpu"
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+  """TensorFlow's "SAME" padding of a (strided) convolution: the odd pixel goes after."""
+  total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+  return total // 2, total - total // 2
 
 
 def transpose_padding(kernel: int, stride: int) -> tuple[int, int]:
@@ -38,6 +52,14 @@ def transpose_padding(kernel: int, stride: int) -> tuple[int, int]:
   total = kernel + stride - 2
   before = kernel - 1 if stride > kernel - 1 else -(-total // 2)
   return before, total - before
+
+
+def strided_taps(kernel: int, stride: int) -> np.ndarray:
+  """`taps[a, b]`: the tap of a stride-`stride` conv that reads phase `b` of
+  space-to-depth block `a`; `kernel` (one past the last tap) where none does."""
+  blocks = -(-kernel // stride)
+  taps = np.arange(blocks * stride).reshape(blocks, stride)
+  return np.where(taps < kernel, taps, kernel)
 
 
 def transposed_taps(kernel: int, stride: int) -> tuple[np.ndarray, int]:
@@ -55,35 +77,125 @@ def transposed_taps(kernel: int, stride: int) -> tuple[np.ndarray, int]:
   return taps, first
 
 
-def subpixel_kernel(kernel: jax.Array, strides: Sequence[int]) -> tuple[jax.Array, tuple]:
-  """A transposed conv's `(kh, kw, I, O)` kernel as a stride-1 conv's `(J_h, J_w, I, s_h*s_w*O)`
-  (outputs ordered row phase, column phase, O), and the input padding `((before, after), ...)`
-  that stride-1 "VALID" conv needs."""
-  (taps_h, first_h), (taps_w, first_w) = (transposed_taps(k, s) for k, s in zip(kernel.shape[:2], strides))
-  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))  # the sentinel tap reads zeros
-  k = padded[taps_h[:, None, :, None], taps_w[None, :, None, :]].transpose(0, 1, 4, 2, 3, 5)
-  pads = ((-first_h, len(taps_h) - 1 + first_h), (-first_w, len(taps_w) - 1 + first_w))
-  return k.reshape(*k.shape[:3], -1), pads
+def _gather_taps(kernel: jax.Array, taps_h: np.ndarray, taps_w: np.ndarray) -> jax.Array:
+  """`(kh, kw, I, O)` -> `(J_h, J_w, r_h, r_w, I, O)` holding `kernel[taps_h[j, r], taps_w[j', r']]`,
+  zero at the sentinel taps."""
+  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
+  return padded[taps_h[:, None, :, None], taps_w[None, :, None, :]]
+
+
+def space_to_depth(x: jax.Array, sh: int, sw: int) -> jax.Array:
+  """`(N, H, W, C)` -> `(N, H/sh, W/sw, sh*sw*C)`, channels ordered (row phase, column phase, C)."""
+  n, h, w, c = x.shape
+  x = x.reshape(n, h // sh, sh, w // sw, sw, c).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(n, h // sh, w // sw, sh * sw * c)
 
 
 def depth_to_space(x: jax.Array, sh: int, sw: int) -> jax.Array:
-  """`(N, H, W, sh*sw*C)`, channels ordered (row phase, column phase, C) -> `(N, H*sh, W*sw, C)`."""
+  """The inverse of `space_to_depth`."""
   n, h, w, _ = x.shape
   x = x.reshape(n, h, w, sh, sw, -1).transpose(0, 1, 3, 2, 4, 5)
   return x.reshape(n, h * sh, w * sw, -1)
 
 
-def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """A "SAME" transposed convolution as a stride-1 convolution, then depth-to-space."""
-  k, pads = subpixel_kernel(kernel, strides)
+def _native(x: jax.Array, kernel: jax.Array, strides, padding) -> jax.Array:
+  return jax.lax.conv_general_dilated(x, kernel, tuple(strides), padding, dimension_numbers=_DIMS)
+
+
+# Below this many output channels XLA's own kernel gradient is faster than the
+# per-tap products, which are then skinny (measured: 12 outputs, 1.9x slower).
+_TAP_PRODUCTS_FROM = 32
+
+
+@jax.custom_vjp
+def conv_valid(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """A stride-1 "VALID" convolution whose kernel gradient is one matrix product per tap
+  (unless it has few output channels)."""
+  return _native(x, kernel, (1, 1), "VALID")
+
+
+def _conv_valid_fwd(x, kernel):
+  return conv_valid(x, kernel), (x, kernel)
+
+
+def _conv_valid_bwd(residuals, g):
+  x, kernel = residuals
+  dx, dk = jax.vjp(lambda x, k: _native(x, k, (1, 1), "VALID"), x, kernel)[1](g)
+  if g.shape[-1] < _TAP_PRODUCTS_FROM:
+    return dx, dk
+  (kh, kw), (_, ho, wo, _) = kernel.shape[:2], g.shape
+  g = g.reshape(-1, g.shape[-1])
+
+  def tap(i, j):
+    window = x[:, i:i + ho, j:j + wo].reshape(-1, x.shape[-1])
+    return jax.lax.dot_general(window, g, (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)
+
+  dk = jnp.stack([jnp.stack([tap(i, j) for j in range(kw)]) for i in range(kh)])
+  return dx, dk.astype(kernel.dtype)
+
+
+conv_valid.defvjp(_conv_valid_fwd, _conv_valid_bwd)
+
+
+def _space_to_depth_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
+  """A "SAME" strided convolution as space-to-depth, then a stride-1 convolution."""
+  (sh, sw), (kh, kw) = strides, kernel.shape[:2]
+  taps_h, taps_w = strided_taps(kh, sh), strided_taps(kw, sw)
+  pads = []
+  for size, k, s, blocks in ((x.shape[1], kh, sh, len(taps_h)), (x.shape[2], kw, sw, len(taps_w))):
+    before = same_padding(size, k, s)[0]
+    # Whole blocks, enough that every output reads `blocks` of them.
+    pads.append((before, s * (-(-size // s) + blocks - 1) - size - before))
+  x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+  k = _gather_taps(kernel, taps_h, taps_w)
+  return conv_valid(space_to_depth(x, sh, sw), k.reshape(*k.shape[:2], -1, k.shape[-1]))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def strided_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
+  """A "SAME" strided convolution: the native forward pass and kernel gradient, and the
+  space-to-depth form's input gradient."""
+  return _native(x, kernel, strides, "SAME")
+
+
+def _strided_fwd(x, kernel, strides):
+  return strided_conv(x, kernel, strides), (x, kernel)
+
+
+def _strided_bwd(strides, residuals, g):
+  x, kernel = residuals
+  # XLA drops the parts of each form's gradient that are not used.
+  dx = jax.vjp(lambda x: _space_to_depth_conv(x, kernel, strides), x)[1](g)[0]
+  dk = jax.vjp(lambda k: _native(x, k, strides, "SAME"), kernel)[1](g)[0]
+  return dx, dk
+
+
+strided_conv.defvjp(_strided_fwd, _strided_bwd)
+
+
+def conv_same(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
+  """What `nn.Conv(..., padding="SAME")` computes: on the CPU in the forms above."""
+  if not use_cpu_forms():
+    return _native(x, kernel, strides, "SAME")
+  if strides != (1, 1):
+    return strided_conv(x, kernel, strides)
+  pads = [same_padding(size, k, 1) for size, k in zip(x.shape[1:3], kernel.shape[:2])]
+  return conv_valid(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel)
+
+
+def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
+  """A "SAME" transposed convolution as a stride-1 convolution with sh*sw times
+  the outputs (ordered row phase, column phase, O), then depth-to-space."""
+  (taps_h, first_h), (taps_w, first_w) = (transposed_taps(k, s) for k, s in zip(kernel.shape[:2], strides))
+  k = _gather_taps(kernel, taps_h, taps_w).transpose(0, 1, 4, 2, 3, 5)
+  pads = ((-first_h, len(taps_h) - 1 + first_h), (-first_w, len(taps_w) - 1 + first_w))
   # lax.pad, not jnp.pad: a side may be negative (a crop) for kernels smaller than the stride.
   x = jax.lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((a, b, 0) for a, b in pads), (0, 0, 0)))
-  y = jax.lax.conv_general_dilated(x, k, (1, 1), "VALID", dimension_numbers=_DIMS)
-  return depth_to_space(y, *strides)
+  return depth_to_space(conv_valid(x, k.reshape(*k.shape[:3], -1)), *strides)
 
 
-class ConvTranspose(nn.Module):
-  """`nn.ConvTranspose(features, kernel_size, strides, padding="SAME")`, in sub-pixel form on the CPU."""
+class Conv(nn.Module):
+  """`nn.Conv(features, kernel_size, strides, padding="SAME")`."""
 
   features: int
   kernel_size: Sequence[int]
@@ -93,14 +205,36 @@ class ConvTranspose(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    if self.padding != "SAME":
-      raise ValueError(f"ConvTranspose supports only SAME padding, got {self.padding!r}")
-    kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                        (*self.kernel_size, x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    if use_subpixel_form():
-      y = subpixel_conv_transpose(x, kernel, self.strides)
+    kernel, bias, x = _parameters(self, x)
+    return conv_same(x, kernel, tuple(self.strides)) + bias
+
+
+class ConvTranspose(nn.Module):
+  """`nn.ConvTranspose(features, kernel_size, strides, padding="SAME")`."""
+
+  features: int
+  kernel_size: Sequence[int]
+  strides: Sequence[int] = (1, 1)
+  padding: str = "SAME"
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel, bias, x = _parameters(self, x)
+    strides = tuple(self.strides)
+    if use_cpu_forms():
+      y = subpixel_conv_transpose(x, kernel, strides)
     else:
-      y = jax.lax.conv_transpose(x, kernel, tuple(self.strides), "SAME", dimension_numbers=_DIMS)
+      y = jax.lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMS)
     return y + bias
+
+
+def _parameters(module: Conv | ConvTranspose, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Flax's kernel and bias (names, shapes, initializers), and all three in the compute dtype."""
+  if module.padding != "SAME":
+    raise ValueError(f"{type(module).__name__} supports only SAME padding, got {module.padding!r}")
+  kernel = module.param("kernel", nn.initializers.lecun_normal(),
+                        (*module.kernel_size, x.shape[-1], module.features))
+  bias = module.param("bias", nn.initializers.zeros, (module.features,))
+  x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=module.dtype)
+  return kernel, bias, x

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from jgc.models.alexnet import alexnet_features
+from jgc.models.convs import Conv
 from jgc.models.layers import SNConv, leaky_relu
 
 
@@ -53,13 +54,13 @@ class PatchDiscriminator(nn.Module):
   def __call__(self, x: jax.Array):
     features = []
     for i, ch in enumerate(self.channels):
-      x = nn.Conv(ch, (4, 4), (2, 2) if i < len(self.channels) - 1 else (1, 1), padding="SAME",
+      x = Conv(ch, (4, 4), (2, 2) if i < len(self.channels) - 1 else (1, 1), padding="SAME",
                   dtype=self.dtype)(x)
       if i > 0:
         x = nn.InstanceNorm(dtype=self.dtype)(x)
       x = leaky_relu(x)
       features.append(x)
-    return nn.Conv(1, (4, 4), padding="SAME", dtype=self.dtype)(x), features
+    return Conv(1, (4, 4), padding="SAME", dtype=self.dtype)(x), features
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -104,7 +105,7 @@ class FeatureDiscriminator(nn.Module):
       x = alexnet_features(x)[1]
     features = []
     for ch in self.channels:
-      x = leaky_relu(nn.Conv(ch, (4, 4), (2, 2), padding="SAME", dtype=self.dtype)(x))
+      x = leaky_relu(Conv(ch, (4, 4), (2, 2), padding="SAME", dtype=self.dtype)(x))
       features.append(x)
     logits = nn.Dense(1, dtype=self.dtype)(x.mean(axis=(1, 2)))
     return _float32([logits]), _float32([features[self.feature_layer]])

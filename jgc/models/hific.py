@@ -24,7 +24,7 @@ from jgc.entropy import (
     symbols,
 )
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
-from jgc.models.convs import ConvTranspose
+from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.layers import ChannelNorm
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -41,10 +41,10 @@ class Encoder(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, c in enumerate(self.channels):
-      x = nn.Conv(c, (7, 7) if i == 0 else (3, 3), (1, 1) if i == 0 else (2, 2), padding="SAME",
+      x = Conv(c, (7, 7) if i == 0 else (3, 3), (1, 1) if i == 0 else (2, 2), padding="SAME",
                   dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
-    return nn.Conv(self.latent_channels, (3, 3), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
+    return Conv(self.latent_channels, (3, 3), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
 
 
 class ResidualBlock(nn.Module):
@@ -55,8 +55,8 @@ class ResidualBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     c = x.shape[-1]
-    h = nn.relu(ChannelNorm()(nn.Conv(c, (3, 3), padding="SAME", dtype=self.dtype)(x)))
-    h = ChannelNorm()(nn.Conv(c, (3, 3), padding="SAME", dtype=self.dtype)(h))
+    h = nn.relu(ChannelNorm()(Conv(c, (3, 3), padding="SAME", dtype=self.dtype)(x)))
+    h = ChannelNorm()(Conv(c, (3, 3), padding="SAME", dtype=self.dtype)(h))
     return x + h
 
 
@@ -75,7 +75,7 @@ class Generator(nn.Module):
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     head = ChannelNorm()(y)
-    head = ChannelNorm()(nn.Conv(self.channels[0], (3, 3), padding="SAME", dtype=self.dtype)(head))
+    head = ChannelNorm()(Conv(self.channels[0], (3, 3), padding="SAME", dtype=self.dtype)(head))
     x = head
     for _ in range(self.num_residual_blocks):
       x = ResidualBlock(self.dtype)(x)
@@ -83,7 +83,7 @@ class Generator(nn.Module):
     for c in self.channels[1:]:
       x = ConvTranspose(c, (3, 3), (2, 2), padding="SAME", dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
-    return nn.Conv(3, (7, 7), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
+    return Conv(3, (7, 7), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
 
 
 class MeanScaleHyperprior(nn.Module):

@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 
 from jgc.entropy import bits
-from jgc.models.convs import ConvTranspose
+from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.layers import leaky_relu
 
 _ACTIVATIONS = {"relu": nn.relu, "leaky_relu": leaky_relu}
@@ -25,9 +25,9 @@ class HyperAnalysis(nn.Module):
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     act = _ACTIVATIONS[self.activation]
-    z = act(nn.Conv(self.channels, (3, 3), padding="SAME")(y))
-    z = act(nn.Conv(self.channels, (5, 5), (2, 2), padding="SAME")(z))
-    return nn.Conv(self.channels, (5, 5), (2, 2), padding="SAME")(z)
+    z = act(Conv(self.channels, (3, 3), padding="SAME")(y))
+    z = act(Conv(self.channels, (5, 5), (2, 2), padding="SAME")(z))
+    return Conv(self.channels, (5, 5), (2, 2), padding="SAME")(z)
 
 
 class HyperSynthesis(nn.Module):
@@ -42,7 +42,7 @@ class HyperSynthesis(nn.Module):
     act = _ACTIVATIONS[self.activation]
     for c in self.channels:
       z = act(ConvTranspose(c, (5, 5), (2, 2), padding="SAME")(z))
-    return nn.Conv(self.out_channels, (3, 3), padding="SAME")(z)
+    return Conv(self.out_channels, (3, 3), padding="SAME")(z)
 
 
 def hyperprior_aux(*, latents, quantized, likelihoods, rounded_likelihoods, mean, scale) -> dict:

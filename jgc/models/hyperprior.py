@@ -25,7 +25,7 @@ from jgc.entropy import (
     scale_index,
     symbols,
 )
-from jgc.models.convs import ConvTranspose
+from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.layers import GDN, MaskedConv, leaky_relu
 from jgc.models.padding import crop_to, pad_to_multiple
@@ -44,8 +44,8 @@ class GDNAnalysis(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for _ in range(3):
-      x = GDN()(nn.Conv(self.channels, (5, 5), (2, 2), padding="SAME")(x))
-    return nn.Conv(self.latent_channels, (5, 5), (2, 2), padding="SAME")(x)
+      x = GDN()(Conv(self.channels, (5, 5), (2, 2), padding="SAME")(x))
+    return Conv(self.latent_channels, (5, 5), (2, 2), padding="SAME")(x)
 
 
 class GDNSynthesis(nn.Module):
@@ -69,8 +69,8 @@ class EntropyParameters(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     m = self.latent_channels
     for c in (m * 10 // 3, m * 8 // 3):
-      x = leaky_relu(nn.Conv(c, (1, 1))(x))
-    return nn.Conv(2 * m, (1, 1))(x)
+      x = leaky_relu(Conv(c, (1, 1))(x))
+    return Conv(2 * m, (1, 1))(x)
 
 
 class HyperpriorCodec(nn.Module):

@@ -1,8 +1,9 @@
 """Layers shared by the model zoo.
 
-Convolutions use Flax's "SAME" padding, which matches TensorFlow's (for even
+Convolutions use "SAME" padding, which matches TensorFlow's (for even
 sizes at stride 2 the extra row and column go bottom/right), as in the
-official HiFiC code (TFC `models/hific/archs.py`, `padding="same"`).
+official HiFiC code (TFC `models/hific/archs.py`, `padding="same"`), in the
+forms of `jgc.models.convs`.
 """
 
 import functools
@@ -13,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jgc.entropy import lower_bound
+from jgc.models import convs
 
 leaky_relu = functools.partial(nn.leaky_relu, negative_slope=0.2)
 
@@ -84,10 +86,8 @@ class MaskedConv(nn.Module):
     kernel = self.param(
         "kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    y = jax.lax.conv_general_dilated(
-        x, kernel * causal_mask(k)[:, :, None, None], (1, 1), "SAME",
-        dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias
+    masked = kernel * causal_mask(k)[:, :, None, None]
+    return convs.conv_same(x, masked, (1, 1)) + bias
 
 
 def causal_mask(k: int) -> jnp.ndarray:
@@ -113,5 +113,5 @@ class SNConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    conv = nn.Conv(self.features, (self.kernel_size,) * 2, (self.strides,) * 2, padding="SAME", dtype=self.dtype)
+    conv = convs.Conv(self.features, (self.kernel_size,) * 2, (self.strides,) * 2, padding="SAME", dtype=self.dtype)
     return nn.SpectralNorm(conv)(x, update_stats=train)
