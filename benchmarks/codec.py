@@ -1,11 +1,15 @@
-"""Compress and decompress one 768x512 Kodak image, stage by stage.
+"""Compress and decompress one 768x512 Kodak image, stage by stage, and the
+whole `jgc compress` / `jgc decompress` processes, cold and warm.
 
     python benchmarks/codec.py [--image PATH] [--skip_hific] [--skip_autoregressive]
 
 Models have random weights (speed does not depend on training): HiFiC at full
-width, the mean-scale hyperprior (Minnen 2018, N=192, M=320: CompressAI's
-mbt2018-mean at q5-8) and the joint autoregressive one (N=M=192, q1-4).
-Each is run once to compile, then timed. Stages: transforms (the jitted
+width, the mean-scale hyperprior (Minnen 2018, N=128, M=192: CompressAI's
+mbt2018-mean at q1-4, as `benchmarks/peers/compressai_step.py` codes it) and
+the joint autoregressive one (N=M=192, q1-4). Each is run once to compile,
+then timed. `cli` runs the mean-scale model's `jgc compress` and `jgc
+decompress` as fresh processes, first with an empty compilation cache
+(`cold`), then again (`warm`): whole-process seconds and peak RSS. Stages: transforms (the jitted
 encoder / decoder), side_info (the exact fixed-point hyper-synthesis and
 scale indices; for the autoregressive model, the per-position context),
 coding (range coder), io (writing and reading the file). Last line: one
@@ -15,6 +19,8 @@ JSON object with `encode_s` and `decode_s` per model.
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -27,10 +33,10 @@ from jgc.codec.compressor import Codec
 from jgc.models import build_model
 
 KODIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "kodak",
-                     "kodim23.png")
+                     "kodim01.png")
 MODELS = {
     "hific": dict(name="hific"),
-    "mean_scale": dict(name="hyperprior", prior="mean_scale", channels=192, latent_channels=320),
+    "mean_scale": dict(name="hyperprior", prior="mean_scale", channels=128, latent_channels=192),
     "autoregressive": dict(name="hyperprior", prior="autoregressive", channels=192, latent_channels=192),
 }
 
@@ -58,6 +64,32 @@ def measure(cfg: dict, image) -> dict:
           "bytes": len(data), "encode_stages": enc.as_dict(), "decode_stages": dec.as_dict()}
 
 
+# One CLI command in a fresh process; prints its own peak RSS (KiB on Linux) last.
+_CLI = "import resource, sys; from jgc.codec.cli import main; rc = main(sys.argv[1:]); " \
+       "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+
+
+def whole_process(cfg: dict, image_path: str) -> dict:
+  x = jnp.zeros((1, 64, 64, 3))
+  params = jax.jit(lambda k: build_model(cfg).init({"params": k, "noise": k}, x, train=False))(jax.random.key(0))
+  work = tempfile.mkdtemp()
+  model = os.path.join(work, "model.jgcm")
+  with open(model, "wb") as f:
+    f.write(bundle.build(cfg, params["params"]))
+  env = dict(os.environ, JGC_COMPILATION_CACHE=os.path.join(work, "cache"))
+  env.pop("JAX_COMPILATION_CACHE_DIR", None)
+  result = {}
+  for run in ("cold", "warm"):
+    for command, src, out in (("compress", image_path, "image.jgc"), ("decompress", "image.jgc", "image.png")):
+      t = time.perf_counter()
+      done = subprocess.run([sys.executable, "-c", _CLI, command, os.path.join(work, src) if src == "image.jgc"
+                             else src, "-m", model, "-o", os.path.join(work, out), "--force"],
+                            env=env, capture_output=True, text=True, check=True)
+      result[f"{command}_{run}"] = {"s": round(time.perf_counter() - t, 2),
+                                    "peak_rss_mb": round(int(done.stdout.split()[-1]) / 1024)}
+  return result
+
+
 def main() -> dict:
   parser = argparse.ArgumentParser()
   parser.add_argument("--image", default=KODIM)
@@ -66,6 +98,10 @@ def main() -> dict:
   args = parser.parse_args()
   image, _ = image_files.read(args.image)
   result = {"image": f"{image.shape[1]}x{image.shape[0]}", "device": jax.devices()[0].device_kind}
+  # First: Linux keeps a process's peak RSS across fork and exec, so the children
+  # must start from a parent that has not run the large models yet.
+  result["cli"] = whole_process(MODELS["mean_scale"], args.image)
+  print(json.dumps({"cli": result["cli"]}), flush=True)
   for name, cfg in MODELS.items():
     if (name == "hific" and args.skip_hific) or (name == "autoregressive" and args.skip_autoregressive):
       continue
