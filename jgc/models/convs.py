@@ -194,8 +194,8 @@ def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int,
   return depth_to_space(conv_valid(x, k.reshape(*k.shape[:3], -1)), *strides)
 
 
-class Conv(nn.Module):
-  """`nn.Conv(features, kernel_size, strides, padding="SAME")`."""
+class _SamePadded(nn.Module):
+  """The fields, parameters and dtype handling Flax's Conv and ConvTranspose share."""
 
   features: int
   kernel_size: Sequence[int]
@@ -203,38 +203,34 @@ class Conv(nn.Module):
   padding: str = "SAME"
   dtype: jnp.dtype = jnp.float32
 
+  def parameters(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Flax's kernel and bias (names, shapes, initializers); all three in the compute dtype."""
+    if self.padding != "SAME":
+      raise ValueError(f"{type(self).__name__} supports only SAME padding, got {self.padding!r}")
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (*self.kernel_size, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    return kernel, bias, x
+
+
+class Conv(_SamePadded):
+  """`nn.Conv(features, kernel_size, strides, padding="SAME")`."""
+
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel, bias, x = _parameters(self, x)
+    kernel, bias, x = self.parameters(x)
     return conv_same(x, kernel, tuple(self.strides)) + bias
 
 
-class ConvTranspose(nn.Module):
+class ConvTranspose(_SamePadded):
   """`nn.ConvTranspose(features, kernel_size, strides, padding="SAME")`."""
-
-  features: int
-  kernel_size: Sequence[int]
-  strides: Sequence[int] = (1, 1)
-  padding: str = "SAME"
-  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel, bias, x = _parameters(self, x)
+    kernel, bias, x = self.parameters(x)
     strides = tuple(self.strides)
     if use_cpu_forms():
       y = subpixel_conv_transpose(x, kernel, strides)
     else:
       y = jax.lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMS)
     return y + bias
-
-
-def _parameters(module: Conv | ConvTranspose, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """Flax's kernel and bias (names, shapes, initializers), and all three in the compute dtype."""
-  if module.padding != "SAME":
-    raise ValueError(f"{type(module).__name__} supports only SAME padding, got {module.padding!r}")
-  kernel = module.param("kernel", nn.initializers.lecun_normal(),
-                        (*module.kernel_size, x.shape[-1], module.features))
-  bias = module.param("bias", nn.initializers.zeros, (module.features,))
-  x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=module.dtype)
-  return kernel, bias, x
