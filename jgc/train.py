@@ -7,8 +7,11 @@ host's input-iterator position, so a run killed at any point continues from
 its last checkpoint with the same data and the same random stream.
 """
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 
 import grain
 import jax
@@ -16,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from clu import parameter_overview
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -124,6 +128,29 @@ def _raise_if_bad(state: TrainState, manager: ocp.CheckpointManager) -> None:
   raise NonFiniteLoss(f"non-finite {terms} at step {bad_step}; training stopped and {kept}")
 
 
+@contextlib.contextmanager
+def _preemption_notice():
+  """Yields `preempted(step)`, true once the run must save and stop.
+
+  One process: after a SIGTERM (a spot VM's or SLURM's warning). Several:
+  at the step JAX's preemption service agrees on for every host, so all of
+  them save the same step (it listens for SIGTERM itself, so no handler of
+  ours replaces its own).
+  """
+  if jax.process_count() > 1:
+    yield multihost_utils.reached_preemption_sync_point
+    return
+  if threading.current_thread() is not threading.main_thread():
+    yield lambda step: False  # signals reach only the main thread
+    return
+  term = threading.Event()
+  previous = signal.signal(signal.SIGTERM, lambda *_: term.set())
+  try:
+    yield lambda step: term.is_set()
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
 def train(config, workdir: str, *, devices: list | None = None, source: EncodedImages | None = None) -> TrainState:
   """Trains `config` in `workdir` (config.json, checkpoints/, tensorboard/), resuming if it holds a checkpoint.
 
@@ -172,7 +199,10 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
       logging.info("discriminator parameters:\n%s", parameter_overview.get_parameter_overview(state.disc_params))
   progress = summaries.Progress(step, config.num_steps)
   averages = summaries.Averages()
-  try:
+  with contextlib.ExitStack() as cleanup:
+    preempted = cleanup.enter_context(_preemption_notice())
+    cleanup.callback(manager.close)
+    cleanup.callback(writer.close)
     while step < config.num_steps:
       local = next(iterator)
       state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local))
@@ -191,12 +221,13 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
         shown = local[:: 2 if trainer.disc is not None else 1][:IMAGES_SHOWN]
         writer.images(step, "original", shown / 255.0)
         writer.images(step, "reconstruction", jax.device_get(reconstruct(state.params, shown)))
-      if step % config.checkpoint_every_steps == 0 or last:
+      stop = preempted(step)
+      if step % config.checkpoint_every_steps == 0 or last or stop:
         _raise_if_bad(state, manager)
         manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)))
+            state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)), force=stop)
+      if stop:
+        logging.warning("preempted: saved step %d in %s; the same command resumes from it", step, manager.directory)
+        break
     manager.wait_until_finished()
-  finally:
-    writer.close()
-    manager.close()
   return state

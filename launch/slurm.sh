@@ -5,10 +5,17 @@
 #       --nodes 2 --gpus-per-node 8 [--partition gpu] [--time 48:00:00] [-- FLAGS]
 #
 # Writes a batch script and submits it with sbatch. Inside, srun starts one
-# task per GPU; the first node's host name becomes JAX_COORDINATOR_ADDRESS,
-# and jax.distributed.initialize() reads the process count and id from SLURM's
-# variables (SLURM_NTASKS, SLURM_PROCID). Each task logs to
-# WORKDIR/logs/task-N.log. --dry-run prints the script and the sbatch command.
+# task per GPU, each seeing all of its node's GPUs (--gpus-per-node, no
+# --gpus-per-task): that is the layout JAX's SLURM detection expects, which
+# gives each task the GPU numbered SLURM_LOCALID. One GPU per task would
+# leave each task a single visible device numbered 0, and every task but the
+# first of a node would ask for one it cannot see. The first node's host name
+# becomes JAX_COORDINATOR_ADDRESS, and jax.distributed.initialize() reads the
+# process count and id from SLURM's variables (SLURM_NTASKS, SLURM_PROCID).
+# Each task logs to WORKDIR/logs/task-N.log. Two minutes before the time
+# limit every task gets SIGTERM, and the run saves its current step and exits
+# (the same command resumes it). --dry-run prints the script and the sbatch
+# command.
 set -euo pipefail
 # shellcheck source=launch/common.sh
 source "$(dirname "$0")/common.sh"
@@ -38,8 +45,9 @@ script="#!/usr/bin/env bash
 #SBATCH --job-name=jgc
 #SBATCH --nodes=$nodes
 #SBATCH --ntasks-per-node=$gpus
-#SBATCH --gpus-per-task=1
+#SBATCH --gpus-per-node=$gpus
 #SBATCH --time=$time_limit
+#SBATCH --signal=TERM@120
 ${partition:+#SBATCH --partition=$partition
 }set -euo pipefail
 mkdir -p $(printf '%q' "$workdir")/logs

@@ -1,4 +1,4 @@
-"""Training end to end: every config's tiny variant, resume after SIGKILL,
+"""Training end to end: every config's tiny variant, resume after SIGKILL and SIGTERM,
 data parallelism, the non-finite guard and two-stage initialization."""
 
 import json
@@ -71,6 +71,35 @@ def test_resume_after_sigkill_continues_the_same_run(tmp_path, samples):
 
   c = config("hific", "stage1,tiny", num_steps=steps, checkpoint_every_steps=2, log_every_steps=1)
   resumed = train.train(c, str(killed), source=samples)
+  reference = train.train(c, str(straight), source=samples)
+  assert int(resumed.step) == int(reference.step) == steps
+  leaves_close(resumed.params, reference.params)
+  leaves_close(resumed.opt_state, reference.opt_state)
+
+
+def test_sigterm_saves_the_current_step_and_the_rerun_continues_the_same_run(tmp_path, samples):
+  stopped, straight = tmp_path / "stopped", tmp_path / "straight"
+  steps = 40
+  # No scheduled checkpoint before the end: whatever is saved is the preemption's.
+  cmd = [sys.executable, "-m", "jgc.main", "--config=configs/hific.py:stage1,tiny", f"--workdir={stopped}",
+         f"--config.num_steps={steps}", f"--config.checkpoint_every_steps={steps}", "--config.log_every_steps=1"]
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 240
+  lines = []
+  while not any(" step 3/" in line for line in lines):
+    assert time.monotonic() < deadline, "no step 3 within 240 s"
+    line = proc.stderr.readline()
+    assert line or proc.poll() is None, "".join(lines)[-3000:]
+    lines.append(line)
+  proc.send_signal(signal.SIGTERM)
+  rest = proc.communicate(timeout=120)[1]
+  assert proc.returncode == 0, rest[-3000:]
+  saved = [int(d) for d in os.listdir(stopped / "checkpoints") if d.isdigit()]
+  assert len(saved) == 1 and 3 <= saved[0] < steps, saved
+  assert f"preempted: saved step {saved[0]}" in rest
+
+  c = config("hific", "stage1,tiny", num_steps=steps, checkpoint_every_steps=steps, log_every_steps=1)
+  resumed = train.train(c, str(stopped), source=samples)
   reference = train.train(c, str(straight), source=samples)
   assert int(resumed.step) == int(reference.step) == steps
   leaves_close(resumed.params, reference.params)
