@@ -41,10 +41,15 @@ MODELS = {
 }
 
 
-def measure(cfg: dict, image) -> dict:
+def random_bundle(cfg: dict) -> bytes:
+  """A bundle of `cfg`'s model with random weights."""
   x = jnp.zeros((1, 64, 64, 3))
   params = jax.jit(lambda k: build_model(cfg).init({"params": k, "noise": k}, x, train=False))(jax.random.key(0))
-  codec = Codec(bundle.parse(bundle.build(cfg, params["params"])))
+  return bundle.build(cfg, params["params"])
+
+
+def measure(cfg: dict, image) -> dict:
+  codec = Codec(bundle.parse(random_bundle(cfg)))
   codec.decompress(codec.compress(image)[0])  # compile
   t = time.perf_counter()
   data, enc = codec.compress(image)
@@ -70,20 +75,17 @@ _CLI = "import resource, sys; from jgc.codec.cli import main; rc = main(sys.argv
 
 
 def whole_process(cfg: dict, image_path: str) -> dict:
-  x = jnp.zeros((1, 64, 64, 3))
-  params = jax.jit(lambda k: build_model(cfg).init({"params": k, "noise": k}, x, train=False))(jax.random.key(0))
   work = tempfile.mkdtemp()
-  model = os.path.join(work, "model.jgcm")
+  model, coded, decoded = (os.path.join(work, n) for n in ("model.jgcm", "image.jgc", "image.png"))
   with open(model, "wb") as f:
-    f.write(bundle.build(cfg, params["params"]))
+    f.write(random_bundle(cfg))
   env = dict(os.environ, JGC_COMPILATION_CACHE=os.path.join(work, "cache"))
   env.pop("JAX_COMPILATION_CACHE_DIR", None)
   result = {}
   for run in ("cold", "warm"):
-    for command, src, out in (("compress", image_path, "image.jgc"), ("decompress", "image.jgc", "image.png")):
+    for command, src, out in (("compress", image_path, coded), ("decompress", coded, decoded)):
       t = time.perf_counter()
-      done = subprocess.run([sys.executable, "-c", _CLI, command, os.path.join(work, src) if src == "image.jgc"
-                             else src, "-m", model, "-o", os.path.join(work, out), "--force"],
+      done = subprocess.run([sys.executable, "-c", _CLI, command, src, "-m", model, "-o", out, "--force"],
                             env=env, capture_output=True, text=True, check=True)
       result[f"{command}_{run}"] = {"s": round(time.perf_counter() - t, 2),
                                     "peak_rss_mb": round(int(done.stdout.split()[-1]) / 1024)}

@@ -55,7 +55,7 @@ class PatchDiscriminator(nn.Module):
     features = []
     for i, ch in enumerate(self.channels):
       x = Conv(ch, (4, 4), (2, 2) if i < len(self.channels) - 1 else (1, 1), padding="SAME",
-                  dtype=self.dtype)(x)
+               dtype=self.dtype)(x)
       if i > 0:
         x = nn.InstanceNorm(dtype=self.dtype)(x)
       x = leaky_relu(x)

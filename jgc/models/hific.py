@@ -23,8 +23,8 @@ from jgc.entropy import (
     scale_index,
     symbols,
 )
-from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.convs import Conv, ConvTranspose
+from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.layers import ChannelNorm
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -42,7 +42,7 @@ class Encoder(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, c in enumerate(self.channels):
       x = Conv(c, (7, 7) if i == 0 else (3, 3), (1, 1) if i == 0 else (2, 2), padding="SAME",
-                  dtype=self.dtype)(x)
+               dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
     return Conv(self.latent_channels, (3, 3), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
 
