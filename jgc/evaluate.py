@@ -15,14 +15,16 @@ weights are installed (`--no-fid` skips them). Writes `per_image.csv`,
 
 import argparse
 import csv
+import io
 import json
 import os
 import sys
 import time
 
 import numpy as np
+from etils import epath
 
-from jgc import image_files
+from jgc import image_files, paths
 from jgc.codec import bundle as bundles
 from jgc.codec.compressor import Codec
 from jgc.eval import bdrate, classical, fid, inception, metrics
@@ -33,13 +35,14 @@ CROP_PX = 256
 
 
 def _images(folder: str) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
-  if not os.path.isdir(folder):
+  root = paths.resolve(folder)
+  if not root.is_dir():
     raise FileNotFoundError(f"{folder}: no such folder")
   images, skipped = [], []
-  for name in sorted(os.listdir(folder)):
+  for name in sorted(p.name for p in root.iterdir()):
     if name.lower().endswith(image_files.EXTENSIONS):
       try:
-        images.append((name, image_files.read(os.path.join(folder, name))[0]))
+        images.append((name, image_files.read(root / name)[0]))
       except image_files.BadImage as e:
         skipped.append(str(e))
         print(f"skipping {e}", file=sys.stderr)
@@ -144,7 +147,7 @@ def _rate_differences(summary: list[dict], models: list[str], references: list[s
   return table
 
 
-def _plots(out: str, summary: list[dict], crops: list[tuple[str, np.ndarray]], panels: tuple[str, ...]) -> None:
+def _plots(out: epath.Path, summary: list[dict], crops: list[tuple[str, np.ndarray]], panels: tuple[str, ...]) -> None:
   import matplotlib  # noqa: PLC0415  (headless backend before pyplot)
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -161,8 +164,7 @@ def _plots(out: str, summary: list[dict], crops: list[tuple[str, np.ndarray]], p
     ax.grid(alpha=0.3)
   axes[0].legend()
   fig.tight_layout()
-  fig.savefig(os.path.join(out, "rd.png"), dpi=120)
-  plt.close(fig)
+  _save(fig, out / "rd.png")
 
   fig, axes = plt.subplots(1, len(crops), figsize=(3 * len(crops), 3.3))
   for ax, (title, crop) in zip(axes, crops, strict=True):
@@ -170,8 +172,16 @@ def _plots(out: str, summary: list[dict], crops: list[tuple[str, np.ndarray]], p
     ax.set_title(title, fontsize=8)
     ax.axis("off")
   fig.tight_layout()
-  fig.savefig(os.path.join(out, "crops.png"), dpi=120)
+  _save(fig, out / "crops.png")
+
+
+def _save(fig, path: epath.Path) -> None:
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+
+  buf = io.BytesIO()
+  fig.savefig(buf, format="png", dpi=120)
   plt.close(fig)
+  paths.write_bytes(path, buf.getvalue())
 
 
 def _crop(image: np.ndarray) -> np.ndarray:
@@ -180,7 +190,7 @@ def _crop(image: np.ndarray) -> np.ndarray:
   return image[top : top + CROP_PX, left : left + CROP_PX]
 
 
-def _report(out: str, summary: list[dict], differences: list[dict], skipped: list[str], codecs: dict,
+def _report(out: epath.Path, summary: list[dict], differences: list[dict], skipped: list[str], codecs: dict,
             no_fid: str | None) -> str:
   realism = no_fid is None
   lines = ["# Rate-distortion report", "",
@@ -210,13 +220,13 @@ def _report(out: str, summary: list[dict], differences: list[dict], skipped: lis
   if skipped:
     lines += [f"Skipped {len(skipped)} unreadable images: " + "; ".join(skipped), ""]
   text = "\n".join(lines)
-  with open(os.path.join(out, "report.md"), "w") as f:
-    f.write(text)
+  paths.write_bytes(out / "report.md", text.encode())
   return text
 
 
 def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES, realism: bool = True) -> dict:
-  """Runs the evaluation and writes its files to `out`; returns the summary."""
+  """Runs the evaluation and writes its files to `out` (a local folder or gs:// URL); returns the summary."""
+  out = paths.resolve(out)
   images, skipped = _images(folder)
   codecs = {label: Codec(bundles.load(path)) for label, path in
             ((os.path.splitext(os.path.basename(p))[0], p) for p in model_paths)}
@@ -228,7 +238,7 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
       tracker = _Realism(inception.Inception())
     except inception.WeightsMissing as e:
       no_fid = str(e)
-  os.makedirs(out, exist_ok=True)
+  out.mkdir(parents=True, exist_ok=True)
   rows, crops = [], []
   for i, (name, image) in enumerate(images, 1):
     print(f"[{i}/{len(images)}] {name}", flush=True)
@@ -252,10 +262,11 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
       crops = [(f"{r['codec']} {r['bpp']:.3f} bpp", _crop(decoded[_group(r)]))
                for r in [first] + [matched[c] for c in ("jpeg420", "webp") if c in matched]]
       crops.insert(0, ("original", _crop(image)))
-  with open(os.path.join(out, "per_image.csv"), "w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+  table = io.StringIO()
+  writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+  writer.writeheader()
+  writer.writerows(rows)
+  paths.write_bytes(out / "per_image.csv", table.getvalue().encode())
   summary = _means(rows)
   if tracker:
     no_fid = tracker.scores(summary)
@@ -265,16 +276,15 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
   _report(out, summary, differences, skipped, available, no_fid)
   result = {"images": len(images), "skipped": len(skipped), "fid_kid": no_fid or "computed", "summary": summary,
             "rate_differences": differences}
-  with open(os.path.join(out, "summary.json"), "w") as f:
-    json.dump(result, f, indent=2)
+  paths.write_bytes(out / "summary.json", json.dumps(result, indent=2).encode())
   return result
 
 
 def main(argv: list[str] | None = None) -> int:
   p = argparse.ArgumentParser(prog="python -m jgc.evaluate", description=__doc__.split("\n")[0])
   p.add_argument("--model", action="append", required=True, help="model bundle; repeat for a curve")
-  p.add_argument("--images", required=True, help="folder of images")
-  p.add_argument("--out", required=True, help="folder for the report, tables and plots")
+  p.add_argument("--images", required=True, help="folder of images (a local path or gs:// URL)")
+  p.add_argument("--out", required=True, help="folder for the report, tables and plots (a local path or gs:// URL)")
   p.add_argument("--no-fid", action="store_true", help="skip FID/KID (the slowest metrics on a CPU)")
   p.add_argument("--qualities", default=",".join(map(str, QUALITIES)),
                  help="classical codecs' quality sweep, comma-separated (4 or more for rate differences)")
@@ -288,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
   except (FileNotFoundError, bundles.BundleError) as e:
     print(f"jgc.evaluate: error: {e}", file=sys.stderr)
     return 2
-  print(f"wrote {os.path.join(args.out, 'report.md')}")
+  print(f"wrote {paths.resolve(args.out) / 'report.md'}")
   return 0
 
 

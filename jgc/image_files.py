@@ -6,10 +6,13 @@ truncated or foreign files raise `BadImage` naming the problem.
 """
 
 import io
+import os
 import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from jgc import paths
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".gif")
 
@@ -52,11 +55,10 @@ def decode(data: bytes, name: str = "image") -> tuple[np.ndarray, str | None]:
     raise BadImage(f"{name}: corrupt or truncated image ({e})") from None
 
 
-def read(path: str) -> tuple[np.ndarray, str | None]:
-  """Reads an image file to RGB uint8; raises `BadImage` with the reason."""
+def read(path: str | os.PathLike) -> tuple[np.ndarray, str | None]:
+  """Reads an image file (a local path or gs:// URL) to RGB uint8; raises `BadImage` with the reason."""
   try:
-    with open(path, "rb") as f:
-      data = f.read()
+    data = paths.resolve(path).read_bytes()
   except OSError as e:
-    raise BadImage(f"{path}: cannot read ({e.strerror})") from None
+    raise BadImage(f"{path}: cannot read ({e.strerror or e})") from None
   return decode(data, path)

@@ -19,7 +19,7 @@ from ml_collections import config_flags
 from jgc import compile_cache, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file, with `:arg` for variants.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and TensorBoard logs.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and TensorBoard logs: a path or gs:// URL.")
 _MULTIHOST = flags.DEFINE_bool(
     "multihost", bool(os.environ.get("JAX_COORDINATOR_ADDRESS")),
     "Call jax.distributed.initialize() first (default: when JAX_COORDINATOR_ADDRESS is set).")
@@ -28,8 +28,10 @@ _MULTIHOST = flags.DEFINE_bool(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  # Orbax and grain log every save through absl at INFO; keep jgc's own lines.
+  # Orbax and grain log every save through absl at INFO, gcsfs every read; keep jgc's own lines.
   absl_logging.get_absl_logger().setLevel(logging.WARNING)
+  for name in ("gcsfs", "fsspec"):
+    logging.getLogger(name).setLevel(logging.WARNING)
   compile_cache.enable()
   if _MULTIHOST.value:
     # Only the CPU backend reads this: CPU processes need gloo for collectives.
@@ -39,7 +41,7 @@ def main(argv):
                jax.device_count(), jax.devices()[0].platform)
   try:
     train.train(_CONFIG.value, _WORKDIR.value)
-  except (train.NonFiniteLoss, train.ConfigMismatch, FileNotFoundError, ValueError) as e:
+  except (train.NonFiniteLoss, train.ConfigMismatch, FileNotFoundError, ValueError, ImportError) as e:
     logging.error("%s", e)
     sys.exit(f"jgc.main: {e}")
 

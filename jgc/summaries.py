@@ -12,7 +12,14 @@ import time
 import jax
 import numpy as np
 from clu import metrics as clu_metrics
-from tensorboardX import SummaryWriter
+from etils import epath
+from tensorboardX import SummaryWriter, record_writer
+
+from jgc import paths
+
+# A cloud event file is uploaded whole at each flush; past this size the next
+# events go to a new file, so an upload never exceeds it by much.
+ROLL_BYTES = 8 << 20
 
 
 class Averages:
@@ -34,13 +41,16 @@ class Averages:
 
 
 class Writer:
-  """TensorBoard event files under `logdir` on process 0; silent elsewhere."""
+  """TensorBoard event files under `logdir` (a local path or gs:// URL) on process 0; silent elsewhere."""
 
-  def __init__(self, logdir: str):
+  def __init__(self, logdir: str | os.PathLike):
     self._writer = None
     if jax.process_index() == 0:
-      os.makedirs(logdir, exist_ok=True)
-      self._writer = SummaryWriter(logdir)
+      logdir = paths.resolve(logdir)
+      logdir.mkdir(parents=True, exist_ok=True)
+      # tensorboardX's own gs:// writer needs google-cloud-storage; this one goes through epath.
+      record_writer.register_writer_factory("gs", _CloudEventFiles())
+      self._writer = SummaryWriter(os.fspath(logdir))
 
   def scalars(self, step: int, values: dict[str, float]) -> None:
     if self._writer is not None:
@@ -57,6 +67,41 @@ class Writer:
   def close(self) -> None:
     if self._writer is not None:
       self._writer.close()
+
+
+class _CloudEvents:
+  """One event file in cloud storage. Objects cannot be appended to, so every flush uploads
+  the file whole, and past `ROLL_BYTES` it continues in `NAME.0001`, `NAME.0002`, ...
+  (TensorBoard reads every file with "tfevents" in its name, in name order)."""
+
+  def __init__(self, path: str):
+    self._path, self._part, self._buffer, self._dirty = path, 0, bytearray(), False
+
+  def write(self, data: bytes) -> None:
+    self._buffer += data
+    self._dirty = True
+
+  def flush(self) -> None:
+    if not self._dirty:
+      return
+    name = self._path if self._part == 0 else f"{self._path}.{self._part:04d}"
+    epath.Path(name).write_bytes(bytes(self._buffer))
+    self._dirty = False
+    if len(self._buffer) >= ROLL_BYTES:
+      self._part, self._buffer = self._part + 1, bytearray()
+
+  def close(self) -> None:
+    self.flush()
+
+
+class _CloudEventFiles:
+  """tensorboardX's writer factory for gs:// log folders."""
+
+  def open(self, path: str) -> _CloudEvents:
+    return _CloudEvents(path)
+
+  def directory_check(self, path: str) -> None:
+    del path  # cloud folders need no creating
 
 
 class Progress:

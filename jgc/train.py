@@ -9,7 +9,6 @@ its last checkpoint with the same data and the same random stream.
 
 import contextlib
 import logging
-import os
 import signal
 import threading
 
@@ -23,7 +22,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jgc import checkpoints, summaries
+from jgc import checkpoints, paths, summaries
 from jgc.data import train_dataset
 from jgc.data.sources import EncodedImages
 from jgc.models import build_discriminator, build_model
@@ -66,15 +65,6 @@ def check_batch(config, *, num_devices: int, num_hosts: int) -> None:
         f"batch_size {config.batch_size} ({n} images per step) does not split evenly over "
         f"{num_devices} devices on {num_hosts} hosts"
         + (" with both D and G sub-batches on every device" if per_device == 2 else ""))
-
-
-def _manager(directory: str, keep: int) -> ocp.CheckpointManager:
-  """The run's checkpoints: the state and every host's input position."""
-  return ocp.CheckpointManager(
-      os.path.abspath(directory),
-      options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
-      item_handlers={"state": ocp.StandardCheckpointHandler(), "data": grain.checkpoint.CheckpointHandler()},
-  )
 
 
 def _restore(manager: ocp.CheckpointManager, abstract: TrainState, iterator) -> TrainState:
@@ -156,7 +146,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
 
   Args:
     config: a training config (see `configs/`).
-    workdir: where checkpoints and TensorBoard logs go.
+    workdir: where config.json, checkpoints and TensorBoard logs go: a local path or gs:// URL.
     devices: the mesh's devices (default: all).
     source: an opened image source instead of `config.data` (tests).
   Returns:
@@ -164,9 +154,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   """
   if jax.process_index() == 0:
     # What `jgc.codec export` rebuilds the model from.
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=2))
+    paths.write_bytes(paths.resolve(workdir) / "config.json", config.to_json_best_effort(indent=2).encode())
   mesh = make_mesh(devices)
   check_batch(config, num_devices=mesh.size, num_hosts=jax.process_count())
   replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
@@ -181,7 +169,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   init = jax.jit(trainer.init, out_shardings=replicated)
   abstract = jax.eval_shape(trainer.init, key, sample)
   abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), abstract)
-  manager = _manager(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
+  manager = checkpoints.manager(workdir, keep=config.keep_checkpoints)
   if manager.latest_step() is not None:
     state = _restore(manager, abstract, iterator)
   else:
@@ -191,7 +179,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
 
   step_fn = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
   reconstruct = jax.jit(trainer.reconstruct)
-  writer = summaries.Writer(os.path.join(workdir, "tensorboard"))
+  writer = summaries.Writer(paths.resolve(workdir) / "tensorboard")
   step = int(state.step)
   if jax.process_index() == 0:
     logging.info("model parameters:\n%s", parameter_overview.get_parameter_overview(state.params))

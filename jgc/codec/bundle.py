@@ -14,14 +14,13 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 
 import flax.linen as nn
 import jax
 import numpy as np
 from flax import serialization
 
-from jgc import checkpoints
+from jgc import checkpoints, paths
 from jgc.codec.tables import CdfTables, factorized_tables, gaussian_tables
 from jgc.entropy import FactorizedPrior
 from jgc.entropy.gaussian import SNAP_BOUNDARIES
@@ -95,30 +94,28 @@ def build(model_config: dict, params) -> bytes:
 
 
 def export(workdir: str, path: str) -> Bundle:
-  """Writes the bundle of a training workdir's latest checkpoint to `path`; returns it loaded."""
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.exists(config_path):
+  """Writes the bundle of a training workdir's latest checkpoint to `path`; returns it loaded.
+
+  Either may be a local path or a gs:// URL.
+  """
+  config_path = paths.resolve(workdir) / "config.json"
+  if not config_path.exists():
     raise BundleError(f"{workdir} is not a training workdir: it has no config.json")
-  with open(config_path) as f:
-    model_config = json.load(f)["model"]
+  model_config = json.loads(config_path.read_text())["model"]
   latest = checkpoints.latest_params(workdir)
   if latest is None:
     raise BundleError(f"{workdir} has no checkpoint to export")
   data = build(model_config, latest[1])
-  tmp = path + ".tmp"
-  with open(tmp, "wb") as f:
-    f.write(data)
-  os.replace(tmp, path)  # never a half-written bundle under the real name
+  paths.write_bytes(path, data)
   return parse(data, path)
 
 
 def load(path: str) -> Bundle:
-  """Reads a bundle file; `BundleError` names what is wrong with it."""
+  """Reads a bundle file (a local path or gs:// URL); `BundleError` names what is wrong with it."""
   try:
-    with open(path, "rb") as f:
-      data = f.read()
+    data = paths.resolve(path).read_bytes()
   except OSError as e:
-    raise BundleError(f"cannot read model bundle {path}: {e.strerror}") from None
+    raise BundleError(f"cannot read model bundle {path}: {e.strerror or e}") from None
   return parse(data, path)
 
 

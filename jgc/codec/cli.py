@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image
 
-from jgc import compile_cache, image_files
+from jgc import compile_cache, image_files, paths
 from jgc.codec import bundle as bundles
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
@@ -33,9 +33,9 @@ _BAR = 20  # characters of the progress bar
 EXPECTED = (image_files.BadImage, bundles.BundleError, FormatError, StreamError, SideInfoError, OSError, ValueError)
 
 
-def _inputs(paths: list[str], extensions: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+def _inputs(given: list[str], extensions: tuple[str, ...]) -> Iterator[tuple[str, str]]:
   """`(path, path relative to its input root)` of every matching file, folders recursed."""
-  for path in paths:
+  for path in given:
     if os.path.isdir(path):
       found = False
       for root, _, names in sorted(os.walk(path)):
@@ -142,7 +142,8 @@ def decompress(args) -> int:
 
 def export(args) -> int:
   bundle = bundles.export(args.workdir, args.output)
-  print(f"{args.output}: model {bundle.model_id.hex()} ({bundle.name}), {os.path.getsize(args.output)} bytes")
+  size = paths.resolve(args.output).stat().length
+  print(f"{args.output}: model {bundle.model_id.hex()} ({bundle.name}), {size} bytes")
   return 0
 
 
@@ -150,8 +151,8 @@ def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="jgc", description="Learned image compression with jgc models.")
   sub = p.add_subparsers(dest="command", required=True)
   e = sub.add_parser("export", help="write a model bundle from a training workdir")
-  e.add_argument("workdir")
-  e.add_argument("-o", "--output", required=True, help="bundle file to write")
+  e.add_argument("workdir", help="training workdir: a local path or gs:// URL")
+  e.add_argument("-o", "--output", required=True, help="bundle file to write (a local path or gs:// URL)")
   e.set_defaults(run=export)
   for name, run, what in (("compress", compress, "images or folders of images"),
                           ("decompress", decompress, ".jgc files or folders of them")):

@@ -1,4 +1,4 @@
-"""A local folder of images, prepared once into a TFDS array_record dataset.
+"""A folder of images (local or gs://), prepared once into a local TFDS array_record dataset.
 
 The folder is scanned recursively for PNG, JPEG, WebP and other Pillow
 formats. Every file is decoded once here: readable 8-bit RGB JPEG and PNG
@@ -13,34 +13,42 @@ import hashlib
 import io
 import logging
 import os
+from collections.abc import Iterator
 
 import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
-from jgc import image_files
+from jgc import image_files, paths
 from jgc.data.errors import DataError
 
 DATASET_NAME = "jgc_image_folder"
 
 
 def list_images(root: str) -> list[str]:
-  """Image files under `root`, recursively, sorted; raises if there are none."""
-  if not os.path.isdir(root):
+  """Image files under `root` (a local path or gs:// URL), recursively, sorted; raises if there are none."""
+  folder = paths.resolve(root)
+  if not folder.is_dir():
     raise DataError(f"image folder {root!r} does not exist")
-  paths = sorted(
-      os.path.join(d, f) for d, _, files in os.walk(root) for f in files
-      if f.lower().endswith(image_files.EXTENSIONS))
-  if not paths:
+  found = sorted(_image_files(folder))
+  if not found:
     raise DataError(f"image folder {root!r} holds no images ({', '.join(image_files.EXTENSIONS)})")
-  return paths
+  return found
+
+
+def _image_files(folder: epath.Path) -> Iterator[str]:
+  # Not `epath.Path.walk`: on gs:// it yields folders without their "gs://".
+  for path in folder.iterdir():
+    if path.is_dir():
+      yield from _image_files(path)
+    elif path.name.lower().endswith(image_files.EXTENSIONS):
+      yield os.fspath(path)
 
 
 def _storable(path: str) -> bytes | None:
   """The bytes to store for one file, or None (with a warning) if it is unusable."""
   try:
-    with open(path, "rb") as f:
-      data = f.read()
+    data = paths.resolve(path).read_bytes()
     array, note = image_files.decode(data, path)
   except image_files.BadImage as e:
     logging.warning("skipping %s", e)
@@ -63,8 +71,8 @@ class JgcImageFolder(tfds.core.GeneratorBasedBuilder):
   # for editable installs; this builder needs no files beside its code.
   code_path = epath.Path(__file__)
 
-  def __init__(self, *, paths: tuple[str, ...] = (), **kwargs):
-    self._paths = paths
+  def __init__(self, *, files: tuple[str, ...] = (), **kwargs):
+    self._files = files
     super().__init__(**kwargs)
 
   def _info(self):
@@ -81,24 +89,24 @@ class JgcImageFolder(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self):
     skipped = 0
-    for i, path in enumerate(self._paths):
+    for i, path in enumerate(self._files):
       data = _storable(path)
       if data is None:
         skipped += 1
         continue
       yield i, {"image": data, "path": path}
     if skipped:
-      logging.warning("%d of %d files skipped as unreadable", skipped, len(self._paths))
+      logging.warning("%d of %d files skipped as unreadable", skipped, len(self._files))
 
 
 def prepare(root: str, cache_dir: str | None = None) -> tuple[str, str]:
   """Prepares `root` (once) and returns `(dataset name, data_dir)` for `tfds.data_source`."""
-  paths = list_images(os.path.abspath(root))
-  key = hashlib.sha256("\n".join([os.path.abspath(root), *paths]).encode()).hexdigest()[:16]
+  files = list_images(root)
+  key = hashlib.sha256("\n".join([os.fspath(paths.resolve(root)), *files]).encode()).hexdigest()[:16]
   cache_dir = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "jgc", "folders")
   data_dir = os.path.join(cache_dir, key)
   tfds.disable_progress_bar()
-  builder = JgcImageFolder(paths=tuple(paths), data_dir=data_dir, file_format="array_record")
+  builder = JgcImageFolder(files=tuple(files), data_dir=data_dir, file_format="array_record")
   try:
     builder.download_and_prepare()
   except AssertionError as e:  # TFDS refuses to write an empty split

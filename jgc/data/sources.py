@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import skimage
 import tensorflow_datasets as tfds
 
+from jgc import paths
 from jgc.data import folder
 from jgc.data.errors import DataError
 
@@ -50,7 +51,12 @@ def embedded_samples() -> EncodedImages:
 
 
 def tfds_images(name: str, split: str, data_dir: str | None, image_key: str = "image") -> EncodedImages:
-  """Any TFDS image dataset prepared as array_record, read without decoding."""
+  """Any TFDS image dataset prepared as array_record, read without decoding.
+
+  `data_dir` may be a gs:// URL; TFDS and ArrayRecord then read the bucket themselves.
+  """
+  if data_dir:
+    paths.resolve(data_dir)  # gcsfs present, and the emulator followed if one is set
   try:
     builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
   except tfds.core.registered.DatasetNotFoundError:

@@ -1,0 +1,56 @@
+"""Every path a run reads or writes: local files or `gs://` URLs, through etils.epath as orbax uses.
+
+Cloud paths need gcsfs (`pip install "jgc[gcs]"`). For a local GCS emulator,
+set `STORAGE_EMULATOR_HOST` (the variable of Google's client libraries, which
+gcsfs reads). Checkpoint arrays go through TensorStore and TFDS's ArrayRecord
+files through google-cloud-cpp; their own endpoint variables are set from it,
+and gcsfs's probe for hierarchical buckets, which an emulator cannot answer,
+is turned off.
+"""
+
+import importlib.util
+import os
+
+from etils import epath
+
+def is_url(path: str | os.PathLike) -> bool:
+  return "://" in os.fspath(path)
+
+
+def resolve(path: str | os.PathLike) -> epath.Path:
+  """`path` as an `epath.Path`: URLs as given, local paths made absolute (orbax needs them so)."""
+  text = os.fspath(path)
+  if not is_url(text):
+    return epath.Path(os.path.abspath(text))
+  if not text.startswith("gs://"):
+    raise ValueError(f"{text}: only local paths and gs:// URLs are supported")
+  if importlib.util.find_spec("gcsfs") is None:
+    raise ModuleNotFoundError(f'{text}: gs:// paths need gcsfs; install it with pip install "jgc[gcs]"')
+  _follow_emulator()
+  return epath.Path(text)
+
+
+def _follow_emulator() -> None:
+  """Points TensorStore and google-cloud-cpp at `STORAGE_EMULATOR_HOST` when it is set."""
+  host = os.environ.get("STORAGE_EMULATOR_HOST")
+  if not host:
+    return
+  url = host if host.startswith(("http://", "https://")) else f"http://{host}"
+  os.environ.setdefault("TENSORSTORE_GCS_HTTP_URL", url)
+  os.environ.setdefault("CLOUD_STORAGE_EMULATOR_ENDPOINT", url)
+  os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+  """Writes `path` whole: locally through a temporary name, so a reader never sees half a file.
+
+  Cloud objects appear whole when their upload ends, so they are written directly.
+  """
+  target = resolve(path)
+  target.parent.mkdir(parents=True, exist_ok=True)
+  if is_url(target):
+    target.write_bytes(data)
+    return
+  tmp = target.with_name(target.name + ".tmp")
+  tmp.write_bytes(data)
+  os.replace(tmp, target)
