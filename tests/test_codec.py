@@ -5,7 +5,6 @@ import functools
 import struct
 import zlib
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,6 +19,7 @@ from jgc.codec import container, sideinfo
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
 from jgc.entropy import scale_index
+from jgc.models import convs
 
 PHOTO = skdata.astronaut()[100:180, 150:260]  # 80 x 110: not a multiple of any factor
 
@@ -173,14 +173,16 @@ def test_bad_bundles_are_named(tmp_path):
     bundles.export(str(tmp_path), str(tmp_path / "m.jgcm"))
 
 
-def test_fixed_point_transposed_conv_equals_flax_exactly():
+@pytest.mark.parametrize("padding", ["SAME", "TORCH"])
+def test_fixed_point_transposed_conv_equals_the_native_one_exactly(padding):
   rng = np.random.default_rng(0)
   x = np.round(rng.normal(size=(2, 5, 7, 3)) * 2**12)
   kernel = np.round(rng.normal(size=(5, 5, 3, 4)) * 2**12)
   with jax.enable_x64(True):
-    layer = nn.ConvTranspose(4, (5, 5), (2, 2), padding="SAME", use_bias=False, dtype=jnp.float64,
-                             param_dtype=jnp.float64)
-    ref = np.asarray(layer.apply({"params": {"kernel": jnp.asarray(kernel)}}, jnp.asarray(x)))
+    # TORCH's alignment itself is checked against PyTorch's definition in test_convs.
+    pads = "SAME" if padding == "SAME" else [convs.transpose_padding(5, 2, padding)] * 2
+    ref = np.asarray(jax.lax.conv_transpose(jnp.asarray(x), jnp.asarray(kernel), (2, 2), pads,
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC")))
     weights = {"kernel": jnp.asarray(kernel), "bias": jnp.zeros(4)}
-    ours = np.asarray(sideinfo._layer("transpose", weights, jnp.asarray(x), None))
+    ours = np.asarray(sideinfo._layer("transpose", weights, jnp.asarray(x), None, 0.2, padding))
   np.testing.assert_array_equal(ours, np.floor(ref / 2.0**sideinfo.WEIGHT_BITS))

@@ -85,6 +85,59 @@ def test_bfloat16_compute_keeps_float32_parameters():
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_only_same_padding_is_accepted(kind):
-  with pytest.raises(ValueError, match="SAME"):
+def test_other_paddings_are_refused(kind):
+  with pytest.raises(ValueError, match="SAME or TORCH"):
     KINDS[kind][0](4, (3, 3), (2, 2), padding="VALID").init(jax.random.key(0), jnp.ones((1, 2, 2, 1)))
+
+
+def _torch_conv(x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
+  """PyTorch's `Conv2d(k, s, padding=k // 2)` by its definition; w is (O, I, k, k)."""
+  k, p = w.shape[-1], w.shape[-1] // 2
+  xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+  ho, wo = (xp.shape[1] - k) // s + 1, (xp.shape[2] - k) // s + 1
+  out = np.zeros((x.shape[0], ho, wo, w.shape[0]))
+  for i in range(ho):
+    for j in range(wo):
+      out[:, i, j] = np.einsum("nhwc,ochw->no", xp[:, i * s:i * s + k, j * s:j * s + k], w)
+  return out
+
+
+def _torch_conv_transpose(x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
+  """PyTorch's `ConvTranspose2d(k, s, padding=k // 2, output_padding=s - 1)` by its definition:
+  input i adds `w[t]` at output `i * s - k // 2 + t`; w is (I, O, k, k)."""
+  k, p = w.shape[-1], w.shape[-1] // 2
+  n, h, wd, _ = x.shape
+  out = np.zeros((n, h * s + 2 * k, wd * s + 2 * k, w.shape[1]))
+  for i in range(h):
+    for j in range(wd):
+      out[:, k + i * s - p:k + i * s - p + k, k + j * s - p:k + j * s - p + k] += np.einsum(
+          "nc,cohw->nhwo", x[:, i, j], w)
+  return out[:, k:k + h * s, k:k + wd * s]
+
+
+@pytest.mark.parametrize("kind,kernel,stride", [("conv", 5, 2), ("conv", 3, 1), ("conv", 1, 1), ("conv", 3, 2),
+                                                ("transpose", 5, 2), ("transpose", 3, 2)])
+@pytest.mark.parametrize("size", [(4, 6), (5, 7)])
+@pytest.mark.parametrize("cpu_forms", [True, False])
+def test_torch_padding_is_pytorchs_alignment(kind, kernel, stride, size, cpu_forms, monkeypatch):
+  monkeypatch.setattr(convs, "use_cpu_forms", lambda: cpu_forms)
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, *size, 3)).astype(np.float32)
+  if kind == "conv":
+    w = rng.normal(size=(4, 3, kernel, kernel)).astype(np.float32)
+    want, ours = _torch_conv(x, w, stride), w.transpose(2, 3, 1, 0)
+  else:
+    w = rng.normal(size=(3, 4, kernel, kernel)).astype(np.float32)
+    # The importers' mapping: PyTorch's transposed kernels are flipped in space for Flax's layout.
+    want, ours = _torch_conv_transpose(x, w, stride), w.transpose(2, 3, 0, 1)[::-1, ::-1]
+  module = KINDS[kind][0](4, (kernel, kernel), (stride, stride), padding="TORCH")
+  got = module.apply({"params": {"kernel": ours, "bias": np.zeros(4, np.float32)}}, x)
+  np.testing.assert_allclose(got, want, atol=2e-5)
+  if kind == "conv" and stride > 1:  # the input gradient goes through the space-to-depth form
+    probe = rng.normal(size=want.shape)
+    dx = jax.grad(lambda x: (module.apply({"params": {"kernel": ours, "bias": np.zeros(4)}}, x) * probe).sum())(x)
+    eps, i = 1e-2, (1, 2, 3, 1)
+    bumped = x.copy()
+    bumped[i] += eps
+    numeric = ((_torch_conv(bumped, w, stride) - want) * probe).sum() / eps
+    np.testing.assert_allclose(dx[i], numeric, rtol=1e-3, atol=1e-3)

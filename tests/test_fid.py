@@ -9,7 +9,8 @@ import pytest
 from inception_reference import REFERENCE, patches, torchscript_features
 from skimage import data as skdata
 
-from jgc.eval import classical, fid, inception, torchscript
+from jgc import torch_files
+from jgc.eval import classical, fid, inception
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +85,8 @@ def test_weights_errors_name_the_problem(tmp_path, monkeypatch):
     inception.load_params(str(corrupt))
   junk = tmp_path / "junk.pt"
   junk.write_bytes(b"not a zip")
-  with pytest.raises(torchscript.TorchScriptError, match="not a readable TorchScript archive"):
-    torchscript.load(str(junk))
+  with pytest.raises(torch_files.TorchFileError, match="not a readable torch file"):
+    torch_files.load(str(junk))
 
   def missing(name):
     raise importlib.metadata.PackageNotFoundError(name)

@@ -77,20 +77,25 @@ def _tables(model_config: dict, params) -> dict[str, CdfTables]:
     return {"w": CdfTables.from_pmfs(list(pmf), np.zeros(len(pmf), np.int32))}
   prior_params = {"hific": lambda p: p["hyperprior"]["z_prior"], "hyperprior": lambda p: p["z_prior"],
                   "vaegan": lambda p: p["prior"]}[name](params)
-  prior = FactorizedPrior(np.shape(prior_params["quantiles"])[0])
+  prior = FactorizedPrior(np.shape(prior_params["quantiles"])[0],
+                         tuple(model_config.get("prior_filters", FactorizedPrior.filters)))
   factorized = factorized_tables(prior, {"params": prior_params})
   if name == "vaegan":
     return {"y": factorized}
   return {"z": factorized, "y": gaussian_tables()}
 
 
-def build(model_config: dict, params) -> bytes:
-  """The bundle file's bytes for a model block and its parameters."""
+def build(model_config: dict, params, boundaries: np.ndarray = SNAP_BOUNDARIES) -> bytes:
+  """The bundle file's bytes for a model block and its parameters.
+
+  `boundaries`: where scales snap to the next table entry (default: the
+  geometric midpoints, the nearest entry; imported models keep their source's rule).
+  """
   model_config = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(model_config).items()}
   if model_config.get("name") not in CODED:
     raise BundleError(f"model {model_config.get('name')!r} cannot be exported; codable: {CODED}")
   params = jax.tree.map(np.asarray, params)
-  return MAGIC + _payload(model_config, params, _tables(model_config, params), SNAP_BOUNDARIES)
+  return MAGIC + _payload(model_config, params, _tables(model_config, params), boundaries)
 
 
 def export(workdir: str, path: str) -> Bundle:

@@ -1,6 +1,7 @@
-"""`jgc` (also `python -m jgc.codec`): export a trained model, compress, decompress.
+"""`jgc` (also `python -m jgc.codec`): export or import a model, compress, decompress.
 
     jgc export WORKDIR -o model.jgcm
+    jgc import compressai mbt2018-mean mbt2018-mean-3-e54a039d.pth.tar -o mbt2018-mean-q3.jgcm
     jgc compress photo.png photos/ -m model.jgcm -o out/
     jgc decompress out/ -m model.jgcm -o decoded/
 
@@ -22,6 +23,7 @@ from PIL import Image
 
 from jgc import compile_cache, image_files, paths
 from jgc.codec import bundle as bundles
+from jgc.codec import import_compressai
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
 from jgc.codec.container import FormatError
@@ -147,6 +149,15 @@ def export(args) -> int:
   return 0
 
 
+def import_from_compressai(args) -> int:
+  data = import_compressai.bundle_bytes(args.arch, args.checkpoint)
+  paths.write_bytes(args.output, data)
+  bundle = bundles.parse(data, args.output)
+  print(f"{args.output}: model {bundle.model_id.hex()} ({args.arch}, N={bundle.model_config['channels']}, "
+        f"M={bundle.model_config['latent_channels']}), {len(data)} bytes")
+  return 0
+
+
 def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="jgc", description="Learned image compression with jgc models.")
   sub = p.add_subparsers(dest="command", required=True)
@@ -154,6 +165,13 @@ def parser() -> argparse.ArgumentParser:
   e.add_argument("workdir", help="training workdir: a local path or gs:// URL")
   e.add_argument("-o", "--output", required=True, help="bundle file to write (a local path or gs:// URL)")
   e.set_defaults(run=export)
+  i = sub.add_parser("import", help="write a model bundle from another library's checkpoint")
+  sources = i.add_subparsers(dest="source", required=True)
+  c = sources.add_parser("compressai", help="a CompressAI checkpoint (zoo file or state_dict), read without torch")
+  c.add_argument("arch", choices=list(import_compressai.ARCHS))
+  c.add_argument("checkpoint")
+  c.add_argument("-o", "--output", required=True, help="bundle file to write")
+  c.set_defaults(run=import_from_compressai)
   for name, run, what in (("compress", compress, "images or folders of images"),
                           ("decompress", decompress, ".jgc files or folders of them")):
     s = sub.add_parser(name, help=f"{name} {what}")

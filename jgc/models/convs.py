@@ -4,7 +4,10 @@
 `flax.linen.ConvTranspose` compute with "SAME" padding (TensorFlow's, as the
 official HiFiC code uses: TFC `models/hific/archs.py`), with the same
 parameter names, shapes and initializers, so checkpoints and bundles are
-interchangeable with Flax's layers.
+interchangeable with Flax's layers. `padding="TORCH"` aligns them as PyTorch's
+`Conv2d(k, s, padding=k // 2)` and `ConvTranspose2d(k, s, padding=k // 2,
+output_padding=s - 1)` (CompressAI `models/utils.py`): the same output sizes
+as "SAME", shifted by the padding before the first pixel.
 
 Why: XLA:CPU sends only undilated convolutions with a small window to its fast
 kernels (`benchmarks/convs.py` has the figures). Three things fall to a slow
@@ -41,16 +44,27 @@ def use_cpu_forms() -> bool:
   return jax.default_backend() == "cpu"
 
 
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-  """TensorFlow's "SAME" padding of a (strided) convolution: the odd pixel goes after."""
+PADDINGS = ("SAME", "TORCH")
+
+
+def conv_padding(size: int, kernel: int, stride: int, padding: str = "SAME") -> tuple[int, int]:
+  """`(before, after)` padding of a (strided) convolution with `ceil(size / stride)` outputs.
+
+  "SAME" is TensorFlow's (the odd pixel goes after); "TORCH" pads `kernel // 2` before.
+  """
   total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
-  return total // 2, total - total // 2
+  before = total // 2 if padding == "SAME" else kernel // 2
+  return before, total - before
 
 
-def transpose_padding(kernel: int, stride: int) -> tuple[int, int]:
-  """Padding of the stride-dilated input in a "SAME" transposed convolution (lax `conv_transpose`)."""
+def transpose_padding(kernel: int, stride: int, padding: str = "SAME") -> tuple[int, int]:
+  """Padding of the stride-dilated input in a transposed convolution (lax `conv_transpose`)
+  with `stride` times as many outputs as inputs."""
   total = kernel + stride - 2
-  before = kernel - 1 if stride > kernel - 1 else -(-total // 2)
+  if padding == "TORCH":
+    before = kernel - 1 - kernel // 2
+  else:
+    before = kernel - 1 if stride > kernel - 1 else -(-total // 2)
   return before, total - before
 
 
@@ -62,11 +76,11 @@ def strided_taps(kernel: int, stride: int) -> np.ndarray:
   return np.where(taps < kernel, taps, kernel)
 
 
-def transposed_taps(kernel: int, stride: int) -> tuple[np.ndarray, int]:
+def transposed_taps(kernel: int, stride: int, padding: str = "SAME") -> tuple[np.ndarray, int]:
   """`(taps, first)`: `taps[j, r]` is the tap of a stride-`stride` transposed conv
   by which output phase `r` of input position `i` reads input `i + first + j`
   (`kernel` where none does)."""
-  before = transpose_padding(kernel, stride)[0]
+  before = transpose_padding(kernel, stride, padding)[0]
   reads = [(r, t, (r + t - before) // stride)
            for r in range(stride) for t in range(kernel) if (r + t - before) % stride == 0]
   offsets = [d for _, _, d in reads] or [0]
@@ -137,13 +151,17 @@ def _conv_valid_bwd(residuals, g):
 conv_valid.defvjp(_conv_valid_fwd, _conv_valid_bwd)
 
 
-def _space_to_depth_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
-  """A "SAME" strided convolution as space-to-depth, then a stride-1 convolution."""
+def _pads(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> list[tuple[int, int]]:
+  return [conv_padding(size, k, s, padding) for size, k, s in zip(x.shape[1:3], kernel.shape[:2], strides)]
+
+
+def _space_to_depth_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> jax.Array:
+  """A strided convolution as space-to-depth, then a stride-1 convolution."""
   (sh, sw), (kh, kw) = strides, kernel.shape[:2]
   taps_h, taps_w = strided_taps(kh, sh), strided_taps(kw, sw)
   pads = []
-  for size, k, s, blocks in ((x.shape[1], kh, sh, len(taps_h)), (x.shape[2], kw, sw, len(taps_w))):
-    before = same_padding(size, k, s)[0]
+  for size, s, blocks, (before, _) in zip(x.shape[1:3], strides, (len(taps_h), len(taps_w)),
+                                          _pads(x, kernel, strides, padding)):
     # Whole blocks, enough that every output reads `blocks` of them.
     pads.append((before, s * (-(-size // s) + blocks - 1) - size - before))
   x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
@@ -151,42 +169,44 @@ def _space_to_depth_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, in
   return conv_valid(space_to_depth(x, sh, sw), k.reshape(*k.shape[:2], -1, k.shape[-1]))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def strided_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
-  """A "SAME" strided convolution: the native forward pass and kernel gradient, and the
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def strided_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> jax.Array:
+  """A strided convolution: the native forward pass and kernel gradient, and the
   space-to-depth form's input gradient."""
-  return _native(x, kernel, strides, "SAME")
+  return _native(x, kernel, strides, _pads(x, kernel, strides, padding))
 
 
-def _strided_fwd(x, kernel, strides):
-  return strided_conv(x, kernel, strides), (x, kernel)
+def _strided_fwd(x, kernel, strides, padding):
+  return strided_conv(x, kernel, strides, padding), (x, kernel)
 
 
-def _strided_bwd(strides, residuals, g):
+def _strided_bwd(strides, padding, residuals, g):
   x, kernel = residuals
   # XLA drops the parts of each form's gradient that are not used.
-  dx = jax.vjp(lambda x: _space_to_depth_conv(x, kernel, strides), x)[1](g)[0]
-  dk = jax.vjp(lambda k: _native(x, k, strides, "SAME"), kernel)[1](g)[0]
+  dx = jax.vjp(lambda x: _space_to_depth_conv(x, kernel, strides, padding), x)[1](g)[0]
+  dk = jax.vjp(lambda k: _native(x, k, strides, _pads(x, k, strides, padding)), kernel)[1](g)[0]
   return dx, dk
 
 
 strided_conv.defvjp(_strided_fwd, _strided_bwd)
 
 
-def conv_same(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
-  """What `nn.Conv(..., padding="SAME")` computes: on the CPU in the forms above."""
+def conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str = "SAME") -> jax.Array:
+  """What `nn.Conv` computes with `padding` ("SAME" or "TORCH"): on the CPU in the forms above."""
+  pads = _pads(x, kernel, strides, padding)
   if not use_cpu_forms():
-    return _native(x, kernel, strides, "SAME")
+    return _native(x, kernel, strides, pads)
   if strides != (1, 1):
-    return strided_conv(x, kernel, strides)
-  pads = [same_padding(size, k, 1) for size, k in zip(x.shape[1:3], kernel.shape[:2])]
+    return strided_conv(x, kernel, strides, padding)
   return conv_valid(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel)
 
 
-def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
-  """A "SAME" transposed convolution as a stride-1 convolution with sh*sw times
+def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int, int],
+                            padding: str = "SAME") -> jax.Array:
+  """A transposed convolution as a stride-1 convolution with sh*sw times
   the outputs (ordered row phase, column phase, O), then depth-to-space."""
-  (taps_h, first_h), (taps_w, first_w) = (transposed_taps(k, s) for k, s in zip(kernel.shape[:2], strides))
+  (taps_h, first_h), (taps_w, first_w) = (
+      transposed_taps(k, s, padding) for k, s in zip(kernel.shape[:2], strides))
   k = _gather_taps(kernel, taps_h, taps_w).transpose(0, 1, 4, 2, 3, 5)
   pads = ((-first_h, len(taps_h) - 1 + first_h), (-first_w, len(taps_w) - 1 + first_w))
   # lax.pad, not jnp.pad: a side may be negative (a crop) for kernels smaller than the stride.
@@ -194,7 +214,7 @@ def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int,
   return depth_to_space(conv_valid(x, k.reshape(*k.shape[:3], -1)), *strides)
 
 
-class _SamePadded(nn.Module):
+class _Padded(nn.Module):
   """The fields, parameters and dtype handling Flax's Conv and ConvTranspose share."""
 
   features: int
@@ -205,32 +225,33 @@ class _SamePadded(nn.Module):
 
   def parameters(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Flax's kernel and bias (names, shapes, initializers); all three in the compute dtype."""
-    if self.padding != "SAME":
-      raise ValueError(f"{type(self).__name__} supports only SAME padding, got {self.padding!r}")
+    if self.padding not in PADDINGS:
+      raise ValueError(f"{type(self).__name__} supports padding {' or '.join(PADDINGS)}, got {self.padding!r}")
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (*self.kernel_size, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     return kernel, bias, x
 
 
-class Conv(_SamePadded):
-  """`nn.Conv(features, kernel_size, strides, padding="SAME")`."""
+class Conv(_Padded):
+  """`nn.Conv(features, kernel_size, strides, padding="SAME")`, or PyTorch-aligned with "TORCH"."""
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel, bias, x = self.parameters(x)
-    return conv_same(x, kernel, tuple(self.strides)) + bias
+    return conv(x, kernel, tuple(self.strides), self.padding) + bias
 
 
-class ConvTranspose(_SamePadded):
-  """`nn.ConvTranspose(features, kernel_size, strides, padding="SAME")`."""
+class ConvTranspose(_Padded):
+  """`nn.ConvTranspose(features, kernel_size, strides, padding="SAME")`, or PyTorch-aligned with "TORCH"."""
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel, bias, x = self.parameters(x)
     strides = tuple(self.strides)
     if use_cpu_forms():
-      y = subpixel_conv_transpose(x, kernel, strides)
+      y = subpixel_conv_transpose(x, kernel, strides, self.padding)
     else:
-      y = jax.lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMS)
+      pads = [transpose_padding(k, s, self.padding) for k, s in zip(kernel.shape[:2], strides)]
+      y = jax.lax.conv_transpose(x, kernel, strides, pads, dimension_numbers=_DIMS)
     return y + bias

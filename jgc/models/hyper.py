@@ -4,6 +4,7 @@ HiFiC uses them with 320 channels and ReLU (TFC `models/hific/archs.py`);
 mbt2018 with LeakyReLU and widths M, 3M/2 (CompressAI `models/google.py`).
 """
 
+import functools
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -11,9 +12,14 @@ import jax
 
 from jgc.entropy import bits
 from jgc.models.convs import Conv, ConvTranspose
-from jgc.models.layers import leaky_relu
 
-_ACTIVATIONS = {"relu": nn.relu, "leaky_relu": leaky_relu}
+def activation(name: str, negative_slope: float = 0.2):
+  """"relu" or "leaky_relu" (jgc's slope 0.2; CompressAI's models use PyTorch's 0.01)."""
+  if name == "relu":
+    return nn.relu
+  if name == "leaky_relu":
+    return functools.partial(nn.leaky_relu, negative_slope=negative_slope)
+  raise ValueError(f"unknown activation {name!r}; expected relu or leaky_relu")
 
 
 class HyperAnalysis(nn.Module):
@@ -21,13 +27,15 @@ class HyperAnalysis(nn.Module):
 
   channels: int
   activation: str = "relu"
+  negative_slope: float = 0.2
+  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
-    act = _ACTIVATIONS[self.activation]
-    z = act(Conv(self.channels, (3, 3), padding="SAME")(y))
-    z = act(Conv(self.channels, (5, 5), (2, 2), padding="SAME")(z))
-    return Conv(self.channels, (5, 5), (2, 2), padding="SAME")(z)
+    act = activation(self.activation, self.negative_slope)
+    z = act(Conv(self.channels, (3, 3), padding=self.padding)(y))
+    z = act(Conv(self.channels, (5, 5), (2, 2), padding=self.padding)(z))
+    return Conv(self.channels, (5, 5), (2, 2), padding=self.padding)(z)
 
 
 class HyperSynthesis(nn.Module):
@@ -36,13 +44,15 @@ class HyperSynthesis(nn.Module):
   channels: Sequence[int]
   out_channels: int
   activation: str = "relu"
+  negative_slope: float = 0.2
+  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
-    act = _ACTIVATIONS[self.activation]
+    act = activation(self.activation, self.negative_slope)
     for c in self.channels:
-      z = act(ConvTranspose(c, (5, 5), (2, 2), padding="SAME")(z))
-    return Conv(self.out_channels, (3, 3), padding="SAME")(z)
+      z = act(ConvTranspose(c, (5, 5), (2, 2), padding=self.padding)(z))
+    return Conv(self.out_channels, (3, 3), padding=self.padding)(z)
 
 
 def hyperprior_aux(*, latents, quantized, likelihoods, rounded_likelihoods, mean, scale) -> dict:

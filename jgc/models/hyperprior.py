@@ -13,6 +13,8 @@ Transforms are four 5x5 stride-2 convolutions with GDN (Ballé 2017), N and M
 channels as in CompressAI's zoo (`compressai/zoo/image.py`).
 """
 
+from collections.abc import Sequence
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -26,12 +28,15 @@ from jgc.entropy import (
     symbols,
 )
 from jgc.models.convs import Conv, ConvTranspose
-from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
-from jgc.models.layers import GDN, MaskedConv, leaky_relu
+from jgc.models.hyper import HyperAnalysis, HyperSynthesis, activation, hyperprior_aux
+from jgc.models.layers import GDN, MaskedConv
 from jgc.models.padding import crop_to, pad_to_multiple
 
 FACTOR = 16
 PRIORS = ("scale", "mean_scale", "autoregressive")
+# CompressAI's layers (`models/utils.py` conv/deconv, `nn.LeakyReLU()`, `EntropyBottleneck`'s
+# filters): its zoo's, and those of jgc's bmshj2018 and mbt2018 configs, so the two interchange.
+COMPRESSAI_LAYERS = {"padding": "TORCH", "negative_slope": 0.01, "prior_filters": (3, 3, 3, 3)}
 CONTEXT_KERNEL = 5
 
 
@@ -40,36 +45,40 @@ class GDNAnalysis(nn.Module):
 
   channels: int
   latent_channels: int
+  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for _ in range(3):
-      x = GDN()(Conv(self.channels, (5, 5), (2, 2), padding="SAME")(x))
-    return Conv(self.latent_channels, (5, 5), (2, 2), padding="SAME")(x)
+      x = GDN()(Conv(self.channels, (5, 5), (2, 2), padding=self.padding)(x))
+    return Conv(self.latent_channels, (5, 5), (2, 2), padding=self.padding)(x)
 
 
 class GDNSynthesis(nn.Module):
   """g_s: three 5x5 stride-2 transposed convs each followed by IGDN, then one to RGB."""
 
   channels: int
+  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     for _ in range(3):
-      y = GDN(inverse=True)(ConvTranspose(self.channels, (5, 5), (2, 2), padding="SAME")(y))
-    return ConvTranspose(3, (5, 5), (2, 2), padding="SAME")(y)
+      y = GDN(inverse=True)(ConvTranspose(self.channels, (5, 5), (2, 2), padding=self.padding)(y))
+    return ConvTranspose(3, (5, 5), (2, 2), padding=self.padding)(y)
 
 
 class EntropyParameters(nn.Module):
   """1x1 convs 4M -> 10M/3 -> 8M/3 -> 2M with LeakyReLU (Minnen 2018, Fig. 4)."""
 
   latent_channels: int
+  negative_slope: float = 0.2
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     m = self.latent_channels
+    act = activation("leaky_relu", self.negative_slope)
     for c in (m * 10 // 3, m * 8 // 3):
-      x = leaky_relu(Conv(c, (1, 1))(x))
+      x = act(Conv(c, (1, 1))(x))
     return Conv(2 * m, (1, 1))(x)
 
 
@@ -80,29 +89,38 @@ class HyperpriorCodec(nn.Module):
   the rate and for the synthesis input. Outside training, y is rounded around
   the predicted mean; the autoregressive model rounds around zero in its
   parallel forward (the means depend on the rounded values themselves) and
-  around the mean only in sequential coding.
+  around the mean only in sequential coding; its rate estimate is that of y
+  rounded around the parallel forward's means.
+
+  `padding`, `negative_slope` and `prior_filters` default to jgc's choices
+  (TF SAME padding, LeakyReLU 0.2, TFC's (3, 3, 3)); CompressAI's models use
+  "TORCH", 0.01 and (3, 3, 3, 3) (`jgc.codec.import_compressai`).
   """
 
   prior: str = "mean_scale"
   channels: int = 192
   latent_channels: int = 320
+  padding: str = "SAME"
+  negative_slope: float = 0.2
+  prior_filters: Sequence[int] = (3, 3, 3)
 
   def setup(self):
     if self.prior not in PRIORS:
       raise ValueError(f"unknown prior {self.prior!r}; expected one of {PRIORS}")
-    n, m = self.channels, self.latent_channels
-    self.analysis = GDNAnalysis(n, m)
-    self.synthesis = GDNSynthesis(n)
+    n, m, pad, slope = self.channels, self.latent_channels, self.padding, self.negative_slope
+    self.analysis = GDNAnalysis(n, m, pad)
+    self.synthesis = GDNSynthesis(n, pad)
     if self.prior == "scale":
-      self.hyper_analysis = HyperAnalysis(n, "relu")
-      self.hyper_synthesis = HyperSynthesis((n, n), m, "relu")
+      self.hyper_analysis = HyperAnalysis(n, "relu", padding=pad)
+      self.hyper_synthesis = HyperSynthesis((n, n), m, "relu", padding=pad)
     else:
-      self.hyper_analysis = HyperAnalysis(n, "leaky_relu")
-      self.hyper_synthesis = HyperSynthesis((m, m * 3 // 2), 2 * m, "leaky_relu")
-    self.z_prior = FactorizedPrior(n)
+      self.hyper_analysis = HyperAnalysis(n, "leaky_relu", slope, pad)
+      self.hyper_synthesis = HyperSynthesis((m, m * 3 // 2), 2 * m, "leaky_relu", slope, pad)
+    self.z_prior = FactorizedPrior(n, tuple(self.prior_filters))
     if self.prior == "autoregressive":
+      # Stride 1 and an odd kernel: SAME and TORCH padding agree.
       self.context = MaskedConv(2 * m, CONTEXT_KERNEL)
-      self.entropy_parameters = EntropyParameters(m)
+      self.entropy_parameters = EntropyParameters(m, slope)
 
   def _latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(y, z)`; the scale hyperprior analyses |y| (Ballé 2018 §3), the others y."""
@@ -154,10 +172,12 @@ class HyperpriorCodec(nn.Module):
       if self.prior == "autoregressive":
         y_hat = jnp.round(y)
         mean, scale = self.mean_scale(y_hat, hyper)
+        # The rate of y rounded around those means, as the coder codes it (and CompressAI estimates it).
+        y_lik = y_lik_hat = gaussian_likelihood(jnp.round(y - mean) + mean, mean, scale)
       else:
         mean, scale = self.mean_scale(y, hyper)
         y_hat = jnp.round(y - mean) + mean
-      y_lik = y_lik_hat = gaussian_likelihood(y_hat, mean, scale)
+        y_lik = y_lik_hat = gaussian_likelihood(y_hat, mean, scale)
       z_lik_hat = z_lik
     x_hat = crop_to(self.synthesis(y_hat), h, w)
     aux = hyperprior_aux(latents=(y, z), quantized=(y_hat, z_hat), likelihoods=(y_lik, z_lik),

@@ -87,7 +87,7 @@ class MaskedConv(nn.Module):
         "kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     masked = kernel * causal_mask(k)[:, :, None, None]
-    return convs.conv_same(x, masked, (1, 1)) + bias
+    return convs.conv(x, masked, (1, 1)) + bias
 
 
 def causal_mask(k: int) -> jnp.ndarray:

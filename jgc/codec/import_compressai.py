@@ -1,0 +1,193 @@
+"""CompressAI's hyperprior models as jgc bundles: bmshj2018-hyperprior, mbt2018-mean, mbt2018.
+
+Reads a CompressAI checkpoint (its zoo's files, or `torch.save(model.state_dict())`,
+zip or legacy format, also inside a training checkpoint's "state_dict") without
+torch, maps every parameter onto `HyperpriorCodec`, and checks that none is
+left over or missing. The imported model computes what CompressAI's computes
+(CompressAI `models/google.py`, `layers/gdn.py`, `entropy_models/entropy_models.py`):
+- its layers: PyTorch-aligned padding (`padding="TORCH"`), LeakyReLU slope
+  0.01, a factorized prior with filters (3, 3, 3, 3);
+- conv kernels `(O, I, kh, kw)` -> `(kh, kw, I, O)`; transposed-conv kernels
+  `(I, O, kh, kw)` -> `(kh, kw, I, O)` flipped in space (PyTorch's transposed
+  convolution is the adjoint of its convolution; Flax's does not flip);
+- GDN's beta and gamma and the factorized prior's parameters are stored in the
+  same reparameterizations by both, so they carry over as they are, once the
+  pedestals and bounds in the file are checked to be jgc's;
+- CompressAI orders the Gaussian parameters (scales, means), jgc (means,
+  scales): the last layer's output channels are swapped.
+Derived tables (`_quantized_cdf`, `_offset`, `_cdf_length`, `scale_table`)
+are ignored; the bundle builds its own, with CompressAI's rule for snapping a
+scale to its 64-entry table (the smallest entry at or above it;
+`GaussianConditional.build_indexes`) where jgc's own models take the nearest.
+"""
+
+import re
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jgc import torch_files
+from jgc.codec import bundle as bundles
+from jgc.entropy.gaussian import SCALE_TABLE
+from jgc.models import build_model
+from jgc.models.hyperprior import COMPRESSAI_LAYERS
+
+ARCHS = {"bmshj2018-hyperprior": "scale", "mbt2018-mean": "mean_scale", "mbt2018": "autoregressive"}
+# Buffers whose values must be these for the parameters to mean what jgc reads them as.
+_CONSTANTS = {r"\.(beta|gamma)_reparam\.pedestal$": 2.0**-36,
+              r"\.beta_reparam\.lower_bound\.bound$": float(np.sqrt(1e-6 + 2.0**-36)),
+              r"\.gamma_reparam\.lower_bound\.bound$": 2.0**-18,
+              r"likelihood_lower_bound\.bound$": 1e-9,
+              r"gaussian_conditional\.(lower_bound_scale\.bound|scale_bound)$": 0.11}
+_IGNORED = re.compile(r"(_quantized_cdf|_offset|_cdf_length|scale_table|entropy_bottleneck\.target|"
+                      r"context_prediction\.mask)$")
+
+
+# A scale snaps to table entry i when table[i - 1] < scale <= table[i].
+ROUND_UP_BOUNDARIES = SCALE_TABLE[:-1].astype(np.float32)
+
+
+class CheckpointMismatch(ValueError):
+  """The checkpoint is not the named architecture, or has parameters jgc does not map."""
+
+
+def model_config(arch: str, channels: int, latent_channels: int) -> dict:
+  """The `model` block of an imported CompressAI architecture."""
+  return {"name": "hyperprior", "prior": ARCHS[arch], "channels": channels, "latent_channels": latent_channels,
+          **COMPRESSAI_LAYERS}
+
+
+def _state_dict(path: str) -> dict[str, np.ndarray]:
+  obj = torch_files.load(path)
+  if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+    obj = obj["state_dict"]  # a training checkpoint of CompressAI's examples/train.py
+  if not isinstance(obj, Mapping):
+    raise CheckpointMismatch(f"{path}: holds a {type(obj).__name__}, not a state_dict")
+  return {_canonical(k): np.asarray(v) for k, v in obj.items()}
+
+
+# Older CompressAI names of the factorized prior's parameters (`_matrix0`, zoo files' `_matrices.0`).
+_PLURAL = {"matrix": "matrices", "matrices": "matrices", "bias": "biases", "biases": "biases",
+           "factor": "factors", "factors": "factors"}
+
+
+def _canonical(key: str) -> str:
+  """Today's CompressAI names: no DataParallel prefix, `entropy_bottleneck.matrices.i`."""
+  key = key.removeprefix("module.")
+  old = re.fullmatch(r"entropy_bottleneck\._([a-z]+)\.?(\d+)", key)
+  if old and old[1] in _PLURAL:
+    return f"entropy_bottleneck.{_PLURAL[old[1]]}.{old[2]}"
+  return key
+
+
+def _conv(w: np.ndarray) -> np.ndarray:
+  return w.transpose(2, 3, 1, 0)
+
+
+def _deconv(w: np.ndarray) -> np.ndarray:
+  return w.transpose(2, 3, 0, 1)[::-1, ::-1]
+
+
+def _swap_halves(a: np.ndarray) -> np.ndarray:
+  """(scales, means) -> (means, scales) along the last axis."""
+  half = a.shape[-1] // 2
+  return np.concatenate([a[..., half:], a[..., :half]], axis=-1)
+
+
+class _Reader:
+  """Takes parameters out of a state_dict by name; what is never taken is reported."""
+
+  def __init__(self, state: dict[str, np.ndarray], path: str):
+    self._state, self._path, self._taken = state, path, set()
+
+  def __call__(self, key: str) -> np.ndarray:
+    if key not in self._state:
+      raise CheckpointMismatch(f"{self._path}: no parameter {key!r}; is it the architecture named?")
+    self._taken.add(key)
+    return self._state[key].astype(np.float32)
+
+  def conv(self, prefix: str, transposed: bool = False) -> dict:
+    return {"kernel": (_deconv if transposed else _conv)(self(f"{prefix}.weight")), "bias": self(f"{prefix}.bias")}
+
+  def gdn(self, prefix: str) -> dict:
+    return {"beta": self(f"{prefix}.beta"), "gamma": self(f"{prefix}.gamma")}
+
+  def left_over(self) -> list[str]:
+    return sorted(k for k in self._state if k not in self._taken and not _IGNORED.search(k)
+                  and not any(re.search(p, k) for p in _CONSTANTS))
+
+
+def _check_constants(state: dict[str, np.ndarray], path: str) -> None:
+  for key, value in state.items():
+    for pattern, expected in _CONSTANTS.items():
+      if re.search(pattern, key) and not np.allclose(value, expected, rtol=1e-6, atol=0):
+        raise CheckpointMismatch(f"{path}: {key} is {np.ravel(value)[0]!r}, jgc's model needs {expected!r}")
+
+
+def convert(arch: str, state: dict[str, np.ndarray], path: str = "checkpoint") -> tuple[dict, dict]:
+  """`(model config, params)` of CompressAI's `arch` from its state_dict."""
+  if arch not in ARCHS:
+    raise CheckpointMismatch(f"unknown architecture {arch!r}; importable: {', '.join(ARCHS)}")
+  _check_constants(state, path)
+  read = _Reader(state, path)
+  analysis = {}
+  for i in range(4):
+    analysis[f"Conv_{i}"] = read.conv(f"g_a.{2 * i}")
+    if i < 3:
+      analysis[f"GDN_{i}"] = read.gdn(f"g_a.{2 * i + 1}")
+  synthesis = {}
+  for i in range(4):
+    synthesis[f"ConvTranspose_{i}"] = read.conv(f"g_s.{2 * i}", transposed=True)
+    if i < 3:
+      synthesis[f"GDN_{i}"] = read.gdn(f"g_s.{2 * i + 1}")
+  n, m = analysis["Conv_0"]["kernel"].shape[-1], analysis["Conv_3"]["kernel"].shape[-1]
+  hyper_synthesis = {"ConvTranspose_0": read.conv("h_s.0", transposed=True),
+                     "ConvTranspose_1": read.conv("h_s.2", transposed=True), "Conv_0": read.conv("h_s.4")}
+  params = {
+      "analysis": analysis, "synthesis": synthesis,
+      "hyper_analysis": {f"Conv_{i}": read.conv(f"h_a.{2 * i}") for i in range(3)},
+      "hyper_synthesis": hyper_synthesis,
+      "z_prior": {"quantiles": read("entropy_bottleneck.quantiles").reshape(-1, 3)},
+  }
+  filters = COMPRESSAI_LAYERS["prior_filters"]
+  for i in range(len(filters) + 1):
+    params["z_prior"][f"matrix_{i}"] = read(f"entropy_bottleneck.matrices.{i}")
+    params["z_prior"][f"bias_{i}"] = read(f"entropy_bottleneck.biases.{i}")
+    if i < len(filters):
+      params["z_prior"][f"factor_{i}"] = read(f"entropy_bottleneck.factors.{i}")
+  last = hyper_synthesis["Conv_0"]
+  if arch == "mbt2018":
+    params["context"] = read.conv("context_prediction")
+    params["entropy_parameters"] = {f"Conv_{i}": read.conv(f"entropy_parameters.{2 * i}") for i in range(3)}
+    last = params["entropy_parameters"]["Conv_2"]
+  if arch != "bmshj2018-hyperprior":
+    last["kernel"], last["bias"] = _swap_halves(last["kernel"]), _swap_halves(last["bias"])
+  if left := read.left_over():
+    raise CheckpointMismatch(f"{path}: parameters that {arch} does not have: {', '.join(left)}")
+  config = model_config(arch, n, m)
+  _check_shapes(config, params, path)
+  return config, params
+
+
+def _check_shapes(config: dict, params: dict, path: str) -> None:
+  model = build_model(config)
+  expected = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)), train=False))["params"]
+  want = {jax.tree_util.keystr(k): a.shape for k, a in jax.tree_util.tree_leaves_with_path(expected)}
+  got = {jax.tree_util.keystr(k): np.shape(a) for k, a in jax.tree_util.tree_leaves_with_path(params)}
+  wrong = [f"{k} is {got.get(k)}, not {v}" for k, v in want.items() if got.get(k) != v]
+  if wrong:
+    raise CheckpointMismatch(f"{path}: parameter shapes do not fit {config['prior']} with N={config['channels']}, "
+                             f"M={config['latent_channels']}: " + "; ".join(wrong[:3]))
+
+
+def load(arch: str, path: str) -> tuple[dict, dict]:
+  """`(model config, params)` of the CompressAI checkpoint file `path`."""
+  return convert(arch, _state_dict(path), path)
+
+
+def bundle_bytes(arch: str, path: str) -> bytes:
+  """The jgc bundle of the CompressAI checkpoint file `path`."""
+  config, params = load(arch, path)
+  return bundles.build(config, params, ROUND_UP_BOUNDARIES)
