@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from skimage import data as skdata
 
 from jgc.codec import bundle as bundles
-from jgc.codec import container, sideinfo
+from jgc.codec import container, memory, sideinfo
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
 from jgc.entropy import scale_index
@@ -157,6 +157,36 @@ def test_fuzz_coded_streams_behind_a_valid_crc(positions, values, kind):
        st.sampled_from(list(CONFIGS)))
 def test_fuzz_coded_streams_long(positions, values, kind):
   _fuzz_streams(positions, values, kind)
+
+
+def test_a_header_claiming_more_than_the_memory_budget_is_refused_before_decoding(monkeypatch):
+  c = codec("hific")
+  coded = container.unpack(c.compress(PHOTO[:32, :48])[0], 2)
+  claim = container.pack(container.Coded(coded.model_id, 16384, 16384, coded.streams))
+  monkeypatch.setenv(memory.BUDGET_ENV, "1")
+  with pytest.raises(memory.TooLarge, match=r"16384x16384 image with hific needs about \d+\.\d+ GiB; the budget is 1\.00"):
+    c.decompress(claim)
+  monkeypatch.setenv(memory.BUDGET_ENV, "lots")
+  with pytest.raises(ValueError, match="not a number of GiB"):
+    c.decompress(claim)
+
+
+@settings(max_examples=30, **FUZZ)
+@given(st.integers(1, container.MAX_SIDE_PX), st.integers(1, container.MAX_SIDE_PX), st.integers(0, 64),
+       st.sampled_from(["mean_scale", "hific", "gc"]))
+def test_fuzz_header_fields_behind_a_valid_crc(height, width, split, kind):
+  c = codec(kind)
+  coded = container.unpack(c.compress(PHOTO[:32, :48])[0], len(c.streams))
+  body = b"".join(coded.streams)
+  streams = [body[:split], body[split:]] if len(c.streams) == 2 else [body]
+  data = container.pack(container.Coded(coded.model_id, height, width, streams))
+  # Small enough that whatever fits decodes in moments; the rest must be refused, never abort.
+  with pytest.MonkeyPatch.context() as m:
+    m.setenv(memory.BUDGET_ENV, "0.25")
+    try:
+      _decodes_or_fails_cleanly(c, data)
+    except (memory.TooLarge, container.FormatError):
+      pass
 
 
 def test_bad_bundles_are_named(tmp_path):

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgc.codec import container, sideinfo
+from jgc.codec import container, memory, sideinfo
 from jgc.codec.bundle import Bundle
 from jgc.codec.coder import IndexedCoder, StreamError
 from jgc.models.layers import causal_mask
@@ -113,10 +113,28 @@ class Codec:
     except sideinfo.SideInfoError as e:  # decoded symbols no trained model produces
       raise StreamError(f"corrupt coded stream: {e}") from None
 
+  def _synthesis_within_budget(self, hw: tuple[int, int], shapes) -> jax.stages.Compiled:
+    """The synthesis compiled for `hw`, once its memory is known to fit the budget."""
+    y_shape = shapes[0]
+    if self.bundle.name in ("hific", "hyperprior"):
+      args = (jax.ShapeDtypeStruct(y_shape, jnp.int32), jax.ShapeDtypeStruct(y_shape, jnp.float32))
+      # The side information's float64 host arrays: hyper output, means, scales, indices, symbols.
+      host = 8 * 6 * int(np.prod(y_shape))
+    else:
+      args = (jax.ShapeDtypeStruct(y_shape, jnp.int32),)
+      host = 8 * int(np.prod(y_shape))
+    compiled = self._decode.lower(self._variables, *args, image_hw=hw).compile()
+    stats = compiled.memory_analysis()
+    needed = host + (stats.temp_size_in_bytes + stats.output_size_in_bytes if stats else 0)
+    memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}")
+    return compiled
+
   def _decompress(self, coded: container.Coded) -> tuple[np.ndarray, Timing]:
     timing = Timing()
     hw = (coded.height, coded.width)
     shapes = self.latent_shapes(*hw)
+    with _Clock(timing, "transforms"):
+      synthesis = self._synthesis_within_budget(hw, shapes)
     name = self.bundle.name
     if name in ("hific", "hyperprior"):
       y_shape, z_shape = shapes
@@ -135,7 +153,7 @@ class Codec:
         sym = self._coders[self.streams[0]].decode(coded.streams[0], _channels(shapes[0]))
       args = (jnp.asarray(sym),)
     with _Clock(timing, "transforms"):
-      x = np.asarray(self._decode(self._variables, *args, image_hw=hw))
+      x = np.asarray(synthesis(self._variables, *args))
     # A corrupt stream can decode to NaN; it still becomes an image, never an error in the cast.
     return np.round(np.clip(np.nan_to_num(x[0]), 0.0, 1.0) * 255.0).astype(np.uint8), timing
 
