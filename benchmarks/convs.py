@@ -10,6 +10,7 @@ native forms). Last line: one JSON object, a row per layer with seconds for
 """
 
 import argparse
+import functools
 import json
 import time
 
@@ -17,6 +18,8 @@ import jax
 import numpy as np
 
 from jgc.models import convs
+
+DIMS = ("NHWC", "HWIO", "NHWC")
 
 # (name, transposed, input side, in channels, out channels): g_a's four 5x5
 # stride-2 convs, then g_s's four 5x5 stride-2 transposed convs.
@@ -45,12 +48,12 @@ def main() -> dict:
     x = rng.normal(size=(8, side, side, cin)).astype(np.float32)
     kernel = (rng.normal(size=(5, 5, cin, cout)) * 0.05).astype(np.float32)
     if transposed:
-      native = lambda x, k: jax.lax.conv_transpose(x, k, (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-      ours = lambda x, k: convs.subpixel_conv_transpose(x, k, (2, 2))
+      native = functools.partial(jax.lax.conv_transpose, strides=(2, 2), padding="SAME", dimension_numbers=DIMS)
+      ours = functools.partial(convs.subpixel_conv_transpose, strides=(2, 2))
     else:
-      native = lambda x, k: jax.lax.conv_general_dilated(x, k, (2, 2), "SAME",
-                                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
-      ours = lambda x, k: convs.strided_conv(x, k, (2, 2))
+      native = functools.partial(jax.lax.conv_general_dilated, window_strides=(2, 2), padding="SAME",
+                                 dimension_numbers=DIMS)
+      ours = functools.partial(convs.strided_conv, strides=(2, 2), padding="SAME")
     row = {}
     for form, f in (("native", native), ("jgc", ours)):
       grad = jax.grad(lambda x, k, f=f: (f(x, k) ** 2).sum(), argnums=(0, 1))

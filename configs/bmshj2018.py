@@ -17,11 +17,11 @@ import ml_collections
 from jgc import defaults
 from jgc.models.hyperprior import COMPRESSAI_LAYERS
 
-OPTIONS = {f"q{q}" for q in range(1, 9)} | {"tiny"}
+OPTIONS = defaults.QUALITIES | {"tiny"}
 
 
 def get_config(arg: str = "q3") -> ml_collections.ConfigDict:
-  options = defaults.parse(arg, OPTIONS, "bmshj2018.py")
+  options = defaults.parse(arg, OPTIONS, "bmshj2018.py", (defaults.QUALITIES,))
   q = defaults.quality(options, 3)
   config = defaults.rate_distortion(defaults.base(), q)
   config.batch_size = 16

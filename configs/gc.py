@@ -25,7 +25,7 @@ CHANNELS = {"c2": 2, "c4": 4, "c8": 8, "c16": 16}
 
 
 def get_config(arg: str = "c8") -> ml_collections.ConfigDict:
-  options = defaults.parse(arg, set(CHANNELS) | {"tiny"}, "gc.py")
+  options = defaults.parse(arg, set(CHANNELS) | {"tiny"}, "gc.py", (set(CHANNELS),))
   c = next((CHANNELS[o] for o in options if o in CHANNELS), 8)
   config = defaults.base()
   config.model = ml_collections.ConfigDict(dict(

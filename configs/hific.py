@@ -28,7 +28,7 @@ LAMBDA_A = {"lo": 2.0, "mi": 1.0, "hi": 0.5}
 
 
 def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
-  options = defaults.parse(arg, set(TARGET_BPP) | {"stage1", "tiny"}, "hific.py")
+  options = defaults.parse(arg, set(TARGET_BPP) | {"stage1", "tiny"}, "hific.py", (set(TARGET_BPP),))
   rate = next((o for o in options if o in TARGET_BPP), "lo")
 
   config = defaults.base()

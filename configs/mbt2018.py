@@ -19,13 +19,11 @@ import ml_collections
 from jgc import defaults
 from jgc.models.hyperprior import COMPRESSAI_LAYERS
 
-OPTIONS = {f"q{q}" for q in range(1, 9)} | {"mean", "ar", "tiny"}
+OPTIONS = defaults.QUALITIES | {"mean", "ar", "tiny"}
 
 
 def get_config(arg: str = "ar,q3") -> ml_collections.ConfigDict:
-  options = defaults.parse(arg, OPTIONS, "mbt2018.py")
-  if {"mean", "ar"} <= options:
-    raise ValueError("mbt2018.py: pick one of `mean` and `ar`")
+  options = defaults.parse(arg, OPTIONS, "mbt2018.py", (defaults.QUALITIES, {"mean", "ar"}))
   q = defaults.quality(options, 3)
   config = defaults.rate_distortion(defaults.base(), q)
   config.batch_size = 16

@@ -101,12 +101,22 @@ def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return config
 
 
-def parse(arg: str, choices: set[str], name: str) -> set[str]:
-  """The comma-separated options of `get_config(arg)`, validated."""
+QUALITIES = {f"q{q}" for q in range(1, 9)}
+
+
+def parse(arg: str, choices: set[str], name: str, exclusive: tuple[set[str], ...] = ()) -> set[str]:
+  """The comma-separated options of `get_config(arg)`, validated.
+
+  At most one option of each `exclusive` group may be given: a set has no order, so
+  which of two would win could differ between hosts.
+  """
   options = set(filter(None, arg.split(",")))
   unknown = options - choices
   if unknown:
     raise ValueError(f"unknown {name} options {sorted(unknown)}; use {', '.join(sorted(choices))}")
+  for group in exclusive:
+    if len(options & group) > 1:
+      raise ValueError(f"{name}: pick one of {', '.join(sorted(options & group))}")
   return options
 
 

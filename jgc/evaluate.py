@@ -203,10 +203,12 @@ def _report(out: epath.Path, summary: list[dict], differences: list[dict], skipp
   else:
     lines += [f"FID/KID not computed: {no_fid}.", ""]
   lines += ["## Means", "", "| codec | setting | images | bpp | PSNR (dB) | MS-SSIM | LPIPS |"
-            + (" FID/256 | KID/256 |" if realism else ""), "|---|---|---|---|---|---|---|" + ("---|---|" if realism else "")]
+            + (" FID/256 | KID/256 |" if realism else ""),
+            "|---|---|---|---|---|---|---|" + ("---|---|" if realism else "")]
   for m in summary:
+    realism_cells = f" {m['fid']:.2f} | {m['kid']:.4f} |" if realism else ""
     lines.append(f"| {m['codec']} | {m['setting']} | {m['images']} | {m['bpp']:.4f} | {m['psnr']:.2f} | "
-                 f"{m['ms_ssim']:.4f} | {m['lpips']:.4f} |" + (f" {m['fid']:.2f} | {m['kid']:.4f} |" if realism else ""))
+                 f"{m['ms_ssim']:.4f} | {m['lpips']:.4f} |" + realism_cells)
   lines += [""] + [f"{m['codec']}: {m['bpp']:.4f} bpp in its files, {m['bpp_estimate']:.4f} bpp by its own estimate."
                    for m in summary if "bpp_estimate" in m]
   lines += ["", "## Rate difference at equal quality (negative: fewer bits than the reference)", "",
@@ -244,7 +246,7 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
     print(f"[{i}/{len(images)}] {name}", flush=True)
     decoded, matched = {}, {}
 
-    def keep(result: tuple[dict, np.ndarray]) -> dict:
+    def keep(result: tuple[dict, np.ndarray], decoded=decoded) -> dict:
       row, image_out = result
       rows.append(row)
       decoded[_group(row)] = image_out

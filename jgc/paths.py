@@ -13,6 +13,7 @@ import os
 
 from etils import epath
 
+
 def is_url(path: str | os.PathLike) -> bool:
   return "://" in os.fspath(path)
 

@@ -33,7 +33,8 @@ def emulator(tmp_path_factory):
   # It logs every request: to a file, since a full pipe would stall it.
   log = tmp_path_factory.mktemp("emulator") / "log"
   proc = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, "tests", "gcs_emulator.py"), f"--port={port}", f"--bucket={BUCKET}"], stdout=subprocess.DEVNULL, stderr=log.open("w"))
+      [sys.executable, os.path.join(ROOT, "tests", "gcs_emulator.py"), f"--port={port}", f"--bucket={BUCKET}"],
+      stdout=subprocess.DEVNULL, stderr=log.open("w"))
   deadline = time.monotonic() + 60
   while True:
     try:

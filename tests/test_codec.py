@@ -138,7 +138,7 @@ def _fuzz_streams(positions, values, kind):
   data, _ = c.compress(PHOTO[:32, :48])
   header = container.header_size(data, len(c.streams))
   corrupt = bytearray(data)
-  for p, v in zip(positions, values):
+  for p, v in zip(positions, values, strict=False):
     corrupt[header + p % (len(data) - header)] = v
   # A valid CRC takes the corruption past the container, into the range decoder.
   _decodes_or_fails_cleanly(c, _with_valid_crc(bytes(corrupt), header))
@@ -153,7 +153,8 @@ def test_fuzz_coded_streams_behind_a_valid_crc(positions, values, kind):
 
 @pytest.mark.slow
 @settings(max_examples=2000, **FUZZ)
-@given(st.lists(st.integers(0, 1 << 16), min_size=1, max_size=32), st.lists(st.integers(0, 255), min_size=32, max_size=32),
+@given(st.lists(st.integers(0, 1 << 16), min_size=1, max_size=32),
+       st.lists(st.integers(0, 255), min_size=32, max_size=32),
        st.sampled_from(list(CONFIGS)))
 def test_fuzz_coded_streams_long(positions, values, kind):
   _fuzz_streams(positions, values, kind)
@@ -164,7 +165,7 @@ def test_a_header_claiming_more_than_the_memory_budget_is_refused_before_decodin
   coded = container.unpack(c.compress(PHOTO[:32, :48])[0], 2)
   claim = container.pack(container.Coded(coded.model_id, 16384, 16384, coded.streams))
   monkeypatch.setenv(memory.BUDGET_ENV, "1")
-  with pytest.raises(memory.TooLarge, match=r"16384x16384 image with hific needs about \d+\.\d+ GiB; the budget is 1\.00"):
+  with pytest.raises(memory.TooLarge, match=r"16384x16384 image with hific needs about [\d.]+ GiB; the budget is 1\.0"):
     c.decompress(claim)
   monkeypatch.setenv(memory.BUDGET_ENV, "lots")
   with pytest.raises(ValueError, match="not a number of GiB"):

@@ -41,7 +41,7 @@ def test_cli_compresses_any_mode_and_reports_bad_files(model_path, tmp_path, cap
   Image.fromarray(photo).save(src / "photo.png")
   Image.fromarray(photo[:40, :30, 0]).save(src / "gray.png")
   Image.fromarray(np.dstack([photo[:33, :65], np.full((33, 65), 128, np.uint8)])).save(src / "nested" / "alpha.png")
-  Image.fromarray((photo[:20, :20, 1].astype(np.uint16) * 257)).save(src / "deep16.png")
+  Image.fromarray(photo[:20, :20, 1].astype(np.uint16) * 257).save(src / "deep16.png")
   Image.fromarray(photo[:24, :24]).convert("P").save(src / "palette.gif")
   Image.fromarray(photo[:1, :1]).save(src / "dot.webp", lossless=True)
   Image.fromarray(photo[:50, :50]).save(src / "photo.jpg", quality=90)

@@ -95,7 +95,7 @@ def test_ideal_bits_agree_with_table_probabilities():
   t = gaussian_tables()
   idx = np.array([0, 10, 63])
   y = np.array([0, 1, -5])
-  want = -sum(np.log2(t.pmf(i)[v - t.offsets[i]] / 2**t.precision) for i, v in zip(idx, y))
+  want = -sum(np.log2(t.pmf(i)[v - t.offsets[i]] / 2**t.precision) for i, v in zip(idx, y, strict=True))
   assert GAUSS.ideal_bits(y, idx) == pytest.approx(want)
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from jgc.models import convs
 
-
 KINDS = {"conv": (convs.Conv, nn.Conv), "transpose": (convs.ConvTranspose, nn.ConvTranspose)}
 
 
@@ -23,7 +22,7 @@ def test_parameters_and_initializers_are_flaxs(kind):
   ours, flax, v = _pair(kind, 5, 2, x)
   mine = ours.init(jax.random.key(3), x)
   assert jax.tree.structure(mine) == jax.tree.structure(v)
-  for a, b in zip(jax.tree.leaves(mine), jax.tree.leaves(v)):
+  for a, b in zip(jax.tree.leaves(mine), jax.tree.leaves(v), strict=True):
     np.testing.assert_array_equal(a, b)
 
 
@@ -46,7 +45,7 @@ def test_outputs_and_gradients_equal_flaxs(kind, kernel, stride, size):
   def loss(module):
     return jax.grad(lambda v, x: (module.apply(v, x) * probe).sum(), argnums=(0, 1))(v, x)
 
-  for a, b in zip(jax.tree.leaves(loss(ours)), jax.tree.leaves(loss(flax))):
+  for a, b in zip(jax.tree.leaves(loss(ours)), jax.tree.leaves(loss(flax)), strict=True):
     np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-5)
 
 

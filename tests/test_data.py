@@ -72,7 +72,10 @@ def test_two_hosts_get_disjoint_complete_shards():
 
 def test_order_is_deterministic_reshuffled_per_epoch_and_resumable():
   src = _solid_source(12)
-  make = lambda seed: iter(train_dataset(_cfg(), batch_size=4, crop_px=16, seed=seed, source=src)[0])
+
+  def make(seed):
+    return iter(train_dataset(_cfg(), batch_size=4, crop_px=16, seed=seed, source=src)[0])
+
   a, b = make(0), make(0)
   first = [next(a) for _ in range(6)]
   for x in first:

@@ -1,3 +1,4 @@
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,7 +39,7 @@ def test_train_adds_keyed_noise_and_eval_rounds_around_the_median():
   b, _ = prior.apply(v, x, train=True, rngs={"noise": jax.random.key(1)})
   np.testing.assert_array_equal(a, b)
   assert float(jnp.abs(a - x).max()) <= 0.5 and float(jnp.abs(a - x).max()) > 0
-  with pytest.raises(Exception):
+  with pytest.raises(flax.errors.InvalidRngError):
     prior.apply(v, x, train=True)
   v2 = jax.tree.map(lambda t: t, v)
   v2["params"]["quantiles"] = v2["params"]["quantiles"].at[:, 1].set(0.3)

@@ -10,7 +10,9 @@ from jgc.entropy import gaussian
 
 
 def _closed_form(v, s):
-  cdf = lambda x: 0.5 * (1 + math.erf(x / (s * math.sqrt(2))))
+  def cdf(x):
+    return 0.5 * (1 + math.erf(x / (s * math.sqrt(2))))
+
   return cdf(v + 0.5) - cdf(v - 0.5)
 
 
@@ -61,7 +63,9 @@ def test_scale_index_is_stable_at_the_boundaries():
 
 
 def test_lower_bound_gradient_passes_only_when_useful():
-  f = lambda x, w: (w * entropy.lower_bound(x, 1.0)).sum()
+  def f(x, w):
+    return (w * entropy.lower_bound(x, 1.0)).sum()
+
   x = jnp.array([2.0, 0.5, 0.5])
   # Loss gradient -1 pushes x up: passes. +1 below the bound: blocked. Above: passes.
   g = jax.grad(f)(x, jnp.array([1.0, -1.0, 1.0]))

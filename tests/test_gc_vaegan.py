@@ -37,7 +37,7 @@ def test_multiscale_discriminator_has_three_scales_and_exposes_features():
   x = image((1, 64, 64, 3))
   v = d.init(RNGS, x, None, train=True)
   logits, features = d.apply(v, x, None, train=True)
-  assert [l.shape[1] for l in logits] == [8, 4, 2]
+  assert [lg.shape[1] for lg in logits] == [8, 4, 2]
   assert len(features) == 12
 
 
@@ -57,7 +57,10 @@ def test_vaegan_rate_does_not_train_the_encoder():
   model = VAEGAN(latent_channels=4, **NARROW)
   x = image((1, 32, 32, 3))
   v = init(model, x)
-  g = jax.grad(lambda p: model.apply({"params": p}, x, train=True, rngs={"noise": jax.random.key(0)})[1]["bits"]["y"].sum())(v["params"])
+  def rate(p):
+    return model.apply({"params": p}, x, train=True, rngs={"noise": jax.random.key(0)})[1]["bits"]["y"].sum()
+
+  g = jax.grad(rate)(v["params"])
   assert float(sum(jnp.abs(a).sum() for a in jax.tree.leaves(g["encoder"]))) == 0
   assert float(sum(jnp.abs(a).sum() for a in jax.tree.leaves(g["prior"]))) > 0
 

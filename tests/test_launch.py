@@ -56,8 +56,9 @@ def test_gpu_and_slurm_commands():
             "--gpus-per-node", "4", "--partition", "gpu")
   # One task per GPU, each seeing the whole node's GPUs: JAX picks its device by SLURM_LOCALID.
   assert "--gpus-per-task" not in job
-  for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4", "#SBATCH --signal=TERM@120",
-               "#SBATCH --partition=gpu", "export JAX_COORDINATOR_ADDRESS", "sbatch jgc-job.sh"):
+  for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4",
+               "#SBATCH --signal=TERM@120", "#SBATCH --partition=gpu", "export JAX_COORDINATOR_ADDRESS",
+               "sbatch jgc-job.sh"):
     assert line in job
   assert "python -m jgc.main --multihost --config=configs/hific.py:mi --workdir=/shared/r" in job
   assert "--output=/shared/r/logs/task-%t.log" in job

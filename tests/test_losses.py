@@ -2,9 +2,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_helpers import image
 
 from jgc import losses
-from model_helpers import image
 
 RULE = dict(target_bpp=0.14, lambda_a=2.0, lambda_b=2.0**-6, warmup_steps=50_000,
             warmup_target_factor=0.20 / 0.14, warmup_rate_factor=0.5)

@@ -38,7 +38,8 @@ def test_notebook_runs(name, tiny_bundle, small_images, monkeypatch):
   monkeypatch.setenv("JGC_STEPS", "4")
   monkeypatch.setenv("JAX_PLATFORMS", "cpu")
   nb = nbformat.read(os.path.join(ROOT, "colab", f"{name}.ipynb"), as_version=4)
-  NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": os.path.join(ROOT, "colab")}}).execute()
+  resources = {"metadata": {"path": os.path.join(ROOT, "colab")}}
+  NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources).execute()
   outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
   assert not [o for o in outputs if o.get("output_type") == "error"]
   text = "".join(o.get("text", "") for o in outputs)

@@ -141,7 +141,8 @@ def test_non_finite_step_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pa
   # A learning rate of 1e26 from step 3 on: the update of step 3 overflows.
   c = config("bmshj2018", "tiny", num_steps=10, checkpoint_every_steps=2, log_every_steps=1)
   c.optim.update(decay_steps=3, decay_factor=1e30)
-  with pytest.raises(train.NonFiniteLoss, match=r"non-finite updated_parameters at step 3.*last good checkpoint is step 2"):
+  with pytest.raises(train.NonFiniteLoss,
+                     match=r"non-finite updated_parameters at step 3.*last good checkpoint is step 2"):
     train.train(c, str(tmp_path), source=samples)
   assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
   c.optim.update(decay_steps=500_000, decay_factor=0.1)
@@ -192,6 +193,13 @@ def test_bad_settings_are_named():
   stage1.loss.gan_weight = 0.1
   with pytest.raises(ValueError, match="gan_weight set but the config has no discriminator"):
     train.build_trainer(stage1)
+
+
+@pytest.mark.parametrize("name,arg", [("hific", "lo,hi,tiny"), ("mbt2018", "mean,ar"), ("mbt2018", "q1,q8"),
+                                      ("bmshj2018", "q2,q3"), ("gc", "c2,c8")])
+def test_conflicting_config_options_are_refused(name, arg):
+  with pytest.raises(ValueError, match=f"{name}.py: pick one of"):
+    config(name, arg)
 
 
 TWO_PROCESSES = textwrap.dedent("""

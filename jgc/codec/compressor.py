@@ -181,7 +181,8 @@ class Codec:
       if self.bundle.prior == "autoregressive":
         k = p["context"]["kernel"].shape[0]
         mask = np.asarray(causal_mask(k))[:, :, None, None]
-        nets["context"] = {"masked": {"kernel": np.asarray(p["context"]["kernel"]) * mask, "bias": p["context"]["bias"]}}
+        masked = {"kernel": np.asarray(p["context"]["kernel"]) * mask, "bias": p["context"]["bias"]}
+        nets["context"] = {"masked": masked}
         nets["entropy_parameters"] = p["entropy_parameters"]
     return {name: sideinfo.fixed_weights(net) for name, net in nets.items()}
 

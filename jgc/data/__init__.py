@@ -4,4 +4,5 @@ from jgc.data.errors import DataError
 from jgc.data.pipeline import BadRecords, eval_images, train_dataset
 from jgc.data.sources import EncodedImages, embedded_samples, open_source
 
-__all__ = ["BadRecords", "DataError", "EncodedImages", "embedded_samples", "eval_images", "open_source", "train_dataset"]
+__all__ = ["BadRecords", "DataError", "EncodedImages", "embedded_samples", "eval_images", "open_source",
+           "train_dataset"]

@@ -62,7 +62,7 @@ class FactorizedPrior(nn.Module):
     """Logit of the learned CDF at channel-major points `x` of shape `(C, N)`."""
     x = x[:, None, :]
     sg = jax.lax.stop_gradient if stop_gradient else (lambda a: a)
-    for i, (matrix, bias) in enumerate(zip(self._matrices, self._biases)):
+    for i, (matrix, bias) in enumerate(zip(self._matrices, self._biases, strict=True)):
       x = jnp.matmul(jax.nn.softplus(sg(matrix)), x) + sg(bias)
       if i < len(self._factors):
         x = x + jnp.tanh(sg(self._factors[i])) * jnp.tanh(x)

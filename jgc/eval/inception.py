@@ -10,7 +10,6 @@ README). Inputs are resized to 299 px the way that graph's ResizeBilinear
 does (TF1, align_corners=False) and scaled to x / 128 - 1.
 """
 
-import functools
 import hashlib
 import importlib.metadata
 import os

@@ -6,17 +6,16 @@ training) and "bits_rounded", per entropy model, bits per image. Every
 discriminator maps `(x, y_hat, *, train)` to `(logits, features)`.
 """
 
-from collections.abc import Mapping
-
 import dataclasses
+from collections.abc import Mapping
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from jgc.models.discriminators import (
-    ConditionalPatchDiscriminator,
-    FeatureDiscriminator,
-    MultiScaleDiscriminator,
+  ConditionalPatchDiscriminator,
+  FeatureDiscriminator,
+  MultiScaleDiscriminator,
 )
 from jgc.models.gc import GC
 from jgc.models.hific import HiFiC

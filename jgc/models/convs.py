@@ -152,7 +152,7 @@ conv_valid.defvjp(_conv_valid_fwd, _conv_valid_bwd)
 
 
 def _pads(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> list[tuple[int, int]]:
-  return [conv_padding(size, k, s, padding) for size, k, s in zip(x.shape[1:3], kernel.shape[:2], strides)]
+  return [conv_padding(size, k, s, padding) for size, k, s in zip(x.shape[1:3], kernel.shape[:2], strides, strict=True)]
 
 
 def _space_to_depth_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> jax.Array:
@@ -161,7 +161,7 @@ def _space_to_depth_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, in
   taps_h, taps_w = strided_taps(kh, sh), strided_taps(kw, sw)
   pads = []
   for size, s, blocks, (before, _) in zip(x.shape[1:3], strides, (len(taps_h), len(taps_w)),
-                                          _pads(x, kernel, strides, padding)):
+                                          _pads(x, kernel, strides, padding), strict=True):
     # Whole blocks, enough that every output reads `blocks` of them.
     pads.append((before, s * (-(-size // s) + blocks - 1) - size - before))
   x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
@@ -206,7 +206,7 @@ def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int,
   """A transposed convolution as a stride-1 convolution with sh*sw times
   the outputs (ordered row phase, column phase, O), then depth-to-space."""
   (taps_h, first_h), (taps_w, first_w) = (
-      transposed_taps(k, s, padding) for k, s in zip(kernel.shape[:2], strides))
+      transposed_taps(k, s, padding) for k, s in zip(kernel.shape[:2], strides, strict=True))
   k = _gather_taps(kernel, taps_h, taps_w).transpose(0, 1, 4, 2, 3, 5)
   pads = ((-first_h, len(taps_h) - 1 + first_h), (-first_w, len(taps_w) - 1 + first_w))
   # lax.pad, not jnp.pad: a side may be negative (a crop) for kernels smaller than the stride.
@@ -252,6 +252,6 @@ class ConvTranspose(_Padded):
     if use_cpu_forms():
       y = subpixel_conv_transpose(x, kernel, strides, self.padding)
     else:
-      pads = [transpose_padding(k, s, self.padding) for k, s in zip(kernel.shape[:2], strides)]
+      pads = [transpose_padding(k, s, self.padding) for k, s in zip(kernel.shape[:2], strides, strict=True)]
       y = jax.lax.conv_transpose(x, kernel, strides, pads, dimension_numbers=_DIMS)
     return y + bias

@@ -13,6 +13,7 @@ import jax
 from jgc.entropy import bits
 from jgc.models.convs import Conv, ConvTranspose
 
+
 def activation(name: str, negative_slope: float = 0.2):
   """"relu" or "leaky_relu" (jgc's slope 0.2; CompressAI's models use PyTorch's 0.01)."""
   if name == "relu":
