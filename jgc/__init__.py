@@ -1,3 +1,17 @@
-"""jgc: GAN-based learned image compression in JAX/Flax, with real bitstreams."""
+"""jgc: GAN-based learned image compression in JAX/Flax, with real bitstreams.
+
+`jgc.load(path)` opens a model bundle as a codec (`jgc.codec.model.Model`).
+"""
+
+import os
 
 __version__ = "0.1.0"
+
+
+def load(path: str | os.PathLike):
+  """The model bundle at `path` as a codec: `compress(image) -> bytes`, `decompress(data) -> image`,
+  `estimate_bpp(image)`."""
+  # Imported here: `import jgc` stays light for the modules that only need its submodules.
+  from jgc.codec.model import Model  # noqa: PLC0415
+
+  return Model.load(path)
