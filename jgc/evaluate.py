@@ -1,23 +1,30 @@
-"""Rate-distortion evaluation of model bundles against classical codecs.
+"""Rate-distortion evaluation of model bundles against classical codecs and published results.
 
-    python -m jgc.evaluate --model hific.jgcm --images ../shared/data/kodak --out /tmp/eval
+    python -m jgc.evaluate --model q1.jgcm --model q2.jgcm ... --images ../shared/data/kodak --out /tmp/eval
 
-Each image is compressed to a real file with each model; the classical
-codecs that can run here (JPEG 4:2:0 and 4:4:4, WebP, AVIF, JPEG XL, HEVC
-intra; `jgc.eval.classical`) run at the model's rate (quality by bisection)
-and at a sweep of qualities for their curves. FID/256 and KID/256 (HiFiC's patch
-method, `jgc.eval.fid`) are computed over the whole set when the Inception
-weights are installed (`--no-fid` skips them). Writes `per_image.csv`,
-`summary.json`, `rd.png` (bpp against PSNR, MS-SSIM, LPIPS, FID),
-`crops.png` (original, the first model, JPEG and WebP at the same rate) and
-`report.md`.
+Bundles of one family (the same model and prior: hific, bmshj2018, mbt2018-mean,
+mbt2018, gc, vaegan; or `--model LABEL=PATH`) form one curve, a point per
+bundle. Each image is compressed to a real file with each bundle; the
+classical codecs that can run here (JPEG 4:2:0 and 4:4:4, WebP, AVIF, JPEG XL,
+HEVC intra; `jgc.eval.classical`) run at every model point's rate (quality by
+bisection) and at a sweep of qualities for their curves. FID/256 and KID/256
+(HiFiC's patch method, `jgc.eval.fid`) are computed over the whole set when
+the Inception weights are installed (`--no-fid` skips them). BD-rate
+(`jgc.eval.bdrate`, cubic and pchip) compares every learned curve with JPEG,
+WebP, AVIF and HEVC and with the other learned curves, for PSNR, MS-SSIM and
+LPIPS. `--reference` draws published curves (`jgc/eval/references.json`:
+HiFiC's, CompressAI's zoo's) on the same panels.
+
+Writes `rows.jsonl` after every image (a rerun with `--no-fid` and the same
+bundles and qualities skips the images it holds), then `per_image.csv`,
+`summary.json`, `compressai/*.json` (one file per curve in CompressAI's
+results format), `rd.png`, `crops.png` and `report.md`.
 """
 
 import argparse
 import csv
 import io
 import json
-import os
 import sys
 import time
 
@@ -32,6 +39,24 @@ from jgc.eval import bdrate, classical, fid, inception, metrics
 QUALITIES = (5, 15, 30, 50, 70, 90)
 METRICS = ("psnr", "ms_ssim", "lpips")
 CROP_PX = 256
+BD_REFERENCES = ("jpeg420", "webp", "avif", "hevc")
+REFERENCES = json.loads((epath.Path(__file__).parent / "eval" / "references.json").read_text())
+_FAMILIES = {"scale": "bmshj2018", "mean_scale": "mbt2018-mean", "autoregressive": "mbt2018"}
+
+
+def family(bundle: bundles.Bundle) -> str:
+  """The curve a bundle belongs to: its model, and for hyperpriors its prior's usual name."""
+  return _FAMILIES[bundle.prior] if bundle.prior else bundle.name
+
+
+def _models(specs: list[str]) -> dict[tuple[str, str], Codec]:
+  """`{(curve, point): codec}` from `PATH` or `LABEL=PATH` arguments; a bundle given twice counts once."""
+  models = {}
+  for spec in specs:
+    label, _, path = spec.rpartition("=") if "=" in spec.split("/")[0] else ("", "", spec)
+    codec = Codec(bundles.load(path))
+    models.setdefault((label or family(codec.bundle), codec.bundle.model_id.hex()[:8]), codec)
+  return models
 
 
 def _images(folder: str) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
@@ -56,7 +81,7 @@ def _quality(image: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
           "lpips": metrics.lpips(image, decoded)}
 
 
-def _model_row(codec: Codec, label: str, name: str, image: np.ndarray) -> tuple[dict, np.ndarray]:
+def _model_row(codec: Codec, label: str, point: str, name: str, image: np.ndarray) -> tuple[dict, np.ndarray]:
   t = time.perf_counter()
   data, _ = codec.compress(image)
   encode_s = time.perf_counter() - t
@@ -64,7 +89,7 @@ def _model_row(codec: Codec, label: str, name: str, image: np.ndarray) -> tuple[
   decoded, _ = codec.decompress(data)
   decode_s = time.perf_counter() - t
   pixels = image.shape[0] * image.shape[1]
-  row = {"image": name, "codec": label, "setting": codec.bundle.model_id.hex(), "bpp": 8 * len(data) / pixels,
+  row = {"image": name, "codec": label, "setting": point, "bpp": 8 * len(data) / pixels,
          "bpp_estimate": codec.estimate_bits(image) / pixels, **_quality(image, decoded),
          "encode_s": encode_s, "decode_s": decode_s}
   return row, decoded
@@ -122,24 +147,40 @@ class _Realism:
     return None
 
 
-def _rate_differences(summary: list[dict], models: list[str], references: list[str]) -> list[dict]:
-  """Each model's rate against each reference's sweep, at equal quality, per metric."""
+def _curves(summary: list[dict], names: list[str]) -> dict[str, list[dict]]:
+  """Each named curve's points by rate: a learned family's bundles, a classical sweep, or a published curve."""
+  curves = {}
+  for name in names:
+    if name in REFERENCES:
+      results = REFERENCES[name]["results"]
+      points = [dict(zip(results, values, strict=True)) for values in zip(*results.values(), strict=True)]
+    else:
+      points = [m for m in summary if m["codec"] == name and not m["setting"].startswith("matched")]
+    curves[name] = sorted(points, key=lambda m: m["bpp"])
+  return curves
+
+
+def _rate_differences(summary: list[dict], learned: list[str], references: list[str]) -> list[dict]:
+  """Each learned curve's rate against every other curve at equal quality, per metric: BD-rate (cubic and
+  pchip) where both have 4 or more points, else the mean rate difference of its points to the other's fit."""
+  curves = _curves(summary, list(dict.fromkeys(learned + references)))
   table = []
-  for ref in references:
-    curve = sorted((m for m in summary if m["codec"] == ref and m["setting"].startswith("q")), key=lambda m: m["bpp"])
-    for label in models:
-      points = sorted((m for m in summary if m["codec"] == label), key=lambda m: m["bpp"])
+  for label in learned:
+    points = curves[label]
+    for ref in (r for r in dict.fromkeys(references + learned) if r != label):
       row = {"model": label, "reference": ref}
       for metric in METRICS:
+        curve = [m for m in curves[ref] if metric in m]
         sign = -1 if metric == "lpips" else 1  # BD-rate wants "higher is better"
         ref_rate, ref_metric = [m["bpp"] for m in curve], [sign * m[metric] for m in curve]
+        rate, quality = [m["bpp"] for m in points], [sign * m[metric] for m in points]
         try:
-          if len(points) >= 4:
-            row[metric] = bdrate.bd_rate(ref_rate, ref_metric, [m["bpp"] for m in points],
-                                         [sign * m[metric] for m in points])
+          if len(points) >= 4 and len(curve) >= 4:
+            row[metric] = bdrate.bd_rate(ref_rate, ref_metric, rate, quality)
+            row[f"{metric}_pchip"] = bdrate.bd_rate(ref_rate, ref_metric, rate, quality, "pchip")
           else:
-            row[metric] = float(np.mean([bdrate.rate_difference(ref_rate, ref_metric, m["bpp"], sign * m[metric])
-                                         for m in points]))
+            row[metric] = float(np.mean([bdrate.rate_difference(ref_rate, ref_metric, r, q)
+                                         for r, q in zip(rate, quality, strict=True)]))
         except ValueError as e:
           row[metric] = None
           row[f"{metric}_why"] = str(e)
@@ -147,7 +188,17 @@ def _rate_differences(summary: list[dict], models: list[str], references: list[s
   return table
 
 
-def _plots(out: epath.Path, summary: list[dict], crops: list[tuple[str, np.ndarray]], panels: tuple[str, ...]) -> None:
+def _compressai_results(out: epath.Path, summary: list[dict], names: list[str], description: str) -> None:
+  """One file per curve in CompressAI's results format (its plot tool reads them)."""
+  keys = {"bpp": "bpp", "psnr": "psnr-rgb", "ms_ssim": "ms-ssim-rgb", "lpips": "lpips", "fid": "fid", "kid": "kid"}
+  for name, points in _curves(summary, names).items():
+    results = {theirs: [m[ours] for m in points] for ours, theirs in keys.items() if points and ours in points[0]}
+    data = {"name": name, "description": description, "results": results}
+    paths.write_bytes(out / "compressai" / f"{name}.json", json.dumps(data, indent=2).encode())
+
+
+def _plots(out: epath.Path, summary: list[dict], crops: list[tuple[str, np.ndarray]], panels: tuple[str, ...],
+           references: list[str]) -> None:
   import matplotlib  # noqa: PLC0415  (headless backend before pyplot)
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -159,6 +210,9 @@ def _plots(out: epath.Path, summary: list[dict], crops: list[tuple[str, np.ndarr
                    key=lambda m: m["bpp"])
       ax.plot([m["bpp"] for m in pts], [m[metric] for m in pts], "o-" if len(pts) > 1 else "*",
               label=codec, markersize=4 if len(pts) > 1 else 12)
+    for name, pts in _curves(summary, references).items():
+      if metric in pts[0]:
+        ax.plot([m["bpp"] for m in pts], [m[metric] for m in pts], "x--", label=f"{name} (published)", markersize=5)
     ax.set_xlabel("bpp (real files)")
     ax.set_ylabel("FID/256" if metric == "fid" else metric.upper().replace("_", "-"))
     ax.grid(alpha=0.3)
@@ -212,11 +266,17 @@ def _report(out: epath.Path, summary: list[dict], differences: list[dict], skipp
   lines += [""] + [f"{m['codec']}: {m['bpp']:.4f} bpp in its files, {m['bpp_estimate']:.4f} bpp by its own estimate."
                    for m in summary if "bpp_estimate" in m]
   lines += ["", "## Rate difference at equal quality (negative: fewer bits than the reference)", "",
-            "BD-rate (Bjontegaard) where a model has 4 or more points; otherwise the rate difference at "
-            "each model point against the reference's fitted curve, averaged.", "",
+            "BD-rate (Bjontegaard; cubic fit / pchip) where both curves have 4 or more points; otherwise the "
+            "rate difference at each model point against the reference's fitted curve, averaged.", "",
             "| model | reference | PSNR | MS-SSIM | LPIPS |", "|---|---|---|---|---|"]
+
+  def cell(d: dict, m: str) -> str:
+    if d.get(m) is None:
+      return "n/a"
+    return f"{d[m]:+.1f}%" + (f" / {d[m + '_pchip']:+.1f}%" if d.get(m + "_pchip") is not None else "")
+
   for d in differences:
-    cells = [f"{d[m]:+.1f}%" if d.get(m) is not None else "n/a" for m in METRICS]
+    cells = [cell(d, m) for m in METRICS]
     lines.append(f"| {d['model']} | {d['reference']} | " + " | ".join(cells) + " |")
   lines += ["", "![rate-distortion](rd.png)", "", "![crops](crops.png)", ""]
   if skipped:
@@ -226,12 +286,39 @@ def _report(out: epath.Path, summary: list[dict], differences: list[dict], skipp
   return text
 
 
-def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES, realism: bool = True) -> dict:
-  """Runs the evaluation and writes its files to `out` (a local folder or gs:// URL); returns the summary."""
+def _expected(models, classical_names: list[str], qualities) -> set[tuple[str, str]]:
+  """The row groups an image gets: every model point, each classical codec matched to each point, the sweeps."""
+  groups = set(models)
+  for label, point in models:
+    groups |= {(c, f"matched {label} {point}") for c in classical_names}
+  return groups | {(c, f"q{q}") for c in classical_names for q in qualities}
+
+
+def _done_rows(out: epath.Path, expected) -> dict[str, list[dict]]:
+  """Rows of `out/rows.jsonl` per image, for the images that have every expected group."""
+  path = out / "rows.jsonl"
+  if not path.exists():
+    return {}
+  per_image: dict[str, list[dict]] = {}
+  for line in path.read_text().splitlines():
+    row = json.loads(line)
+    per_image.setdefault(row["image"], []).append(row)
+  return {name: [r for r in rows if _group(r) in expected] for name, rows in per_image.items()
+          if expected <= {_group(r) for r in rows}}
+
+
+def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES, realism: bool = True,
+             references: tuple[str, ...] = ()) -> dict:
+  """Runs the evaluation and writes its files to `out` (a local folder or gs:// URL); returns the summary.
+
+  `model_specs`: bundle paths, or `LABEL=PATH` to name the curve a bundle belongs to.
+  """
+  unknown = [r for r in references if r not in REFERENCES]
+  if unknown:
+    raise ValueError(f"unknown reference curves {unknown}; published ones: {', '.join(REFERENCES)}")
   out = paths.resolve(out)
   images, skipped = _images(folder)
-  codecs = {label: Codec(bundles.load(path)) for label, path in
-            ((os.path.splitext(os.path.basename(p))[0], p) for p in model_paths)}
+  models = _models(model_specs)
   available = classical.available()
   names = [n for n, ok in available.items() if ok]
   tracker, no_fid = None, "skipped (--no-fid)"
@@ -241,9 +328,15 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
     except inception.WeightsMissing as e:
       no_fid = str(e)
   out.mkdir(parents=True, exist_ok=True)
-  rows, crops = [], []
+  # FID needs every decoded image, so only a run without it reuses earlier rows; the first image is
+  # always coded again, for the crops.
+  done = {} if tracker else _done_rows(out, _expected(models, names, qualities))
+  rows, crops, start, coded = [], [], time.perf_counter(), 0
   for i, (name, image) in enumerate(images, 1):
-    print(f"[{i}/{len(images)}] {name}", flush=True)
+    if i > 1 and name in done:
+      rows.extend(done[name])
+      print(f"[{i}/{len(images)}] {name}: from {out / 'rows.jsonl'}", flush=True)
+      continue
     decoded, matched = {}, {}
 
     def keep(result: tuple[dict, np.ndarray], decoded=decoded) -> dict:
@@ -252,18 +345,26 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
       decoded[_group(row)] = image_out
       return row
 
-    first = [keep(_model_row(codec, label, name, image)) for label, codec in codecs.items()][0]
+    points = [keep(_model_row(codec, label, point, name, image)) for (label, point), codec in models.items()]
     for codec in names:
-      data, q = classical.at_bpp(codec, image, first["bpp"])
-      matched[codec] = keep(_classical_row(name, codec, f"matched {first['codec']} (q{q})", image, data))
+      for p in points:
+        data, q = classical.at_bpp(codec, image, p["bpp"])
+        matched.setdefault(codec, keep(_classical_row(name, codec, f"matched {p['codec']} {p['setting']} (q{q})",
+                                                      image, data)))
       for q in qualities:
         keep(_classical_row(name, codec, f"q{q}", image, classical.encode(codec, image, q)))
     if tracker:
       tracker.add(image, decoded)
     if i == 1:
       crops = [(f"{r['codec']} {r['bpp']:.3f} bpp", _crop(decoded[_group(r)]))
-               for r in [first] + [matched[c] for c in ("jpeg420", "webp") if c in matched]]
+               for r in [points[0]] + [matched[c] for c in ("jpeg420", "webp") if c in matched]]
       crops.insert(0, ("original", _crop(image)))
+    paths.write_bytes(out / "rows.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    coded += 1
+    elapsed = time.perf_counter() - start
+    left = sum(1 for n, _ in images[i:] if n not in done)
+    print(f"[{i}/{len(images)}] {name}: {elapsed:.0f} s so far, about {elapsed / coded * left:.0f} s left",
+          flush=True)
   table = io.StringIO()
   writer = csv.DictWriter(table, fieldnames=list(rows[0]))
   writer.writeheader()
@@ -272,9 +373,10 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
   summary = _means(rows)
   if tracker:
     no_fid = tracker.scores(summary)
-  references = [c for c in ("jpeg420", "webp") if c in names]
-  differences = _rate_differences(summary, list(codecs), references)
-  _plots(out, summary, crops, METRICS + (("fid",) if no_fid is None else ()))
+  learned = list(dict.fromkeys(label for label, _ in models))
+  differences = _rate_differences(summary, learned, [c for c in BD_REFERENCES if c in names] + list(references))
+  _compressai_results(out, summary, learned + names, f"jgc.evaluate on {len(images)} images of {folder}")
+  _plots(out, summary, crops, METRICS + (("fid",) if no_fid is None else ()), list(references))
   _report(out, summary, differences, skipped, available, no_fid)
   result = {"images": len(images), "skipped": len(skipped), "fid_kid": no_fid or "computed", "summary": summary,
             "rate_differences": differences}
@@ -284,10 +386,13 @@ def evaluate(model_paths: list[str], folder: str, out: str, qualities=QUALITIES,
 
 def main(argv: list[str] | None = None) -> int:
   p = argparse.ArgumentParser(prog="python -m jgc.evaluate", description=__doc__.split("\n")[0])
-  p.add_argument("--model", action="append", required=True, help="model bundle; repeat for a curve")
+  p.add_argument("--model", action="append", required=True,
+                 help="model bundle, or LABEL=PATH to name its curve; bundles of one family form a curve")
   p.add_argument("--images", required=True, help="folder of images (a local path or gs:// URL)")
   p.add_argument("--out", required=True, help="folder for the report, tables and plots (a local path or gs:// URL)")
   p.add_argument("--no-fid", action="store_true", help="skip FID/KID (the slowest metrics on a CPU)")
+  p.add_argument("--reference", action="append", default=[], choices=list(REFERENCES),
+                 help="published curve to draw and compare with (repeatable)")
   p.add_argument("--qualities", default=",".join(map(str, QUALITIES)),
                  help="classical codecs' quality sweep, comma-separated (4 or more for rate differences)")
   args = p.parse_args(argv)
@@ -296,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
   except ValueError:
     p.error(f"--qualities must be integers separated by commas, got {args.qualities!r}")
   try:
-    evaluate(args.model, args.images, args.out, qualities, realism=not args.no_fid)
+    evaluate(args.model, args.images, args.out, qualities, realism=not args.no_fid, references=tuple(args.reference))
   except (FileNotFoundError, bundles.BundleError) as e:
     print(f"jgc.evaluate: error: {e}", file=sys.stderr)
     return 2

@@ -57,6 +57,25 @@ def test_bd_rate_worked_example():
     bdrate.rate_difference(rate, psnr, 0.1, 50.0)
 
 
+@pytest.mark.parametrize("method", bdrate.METHODS)
+def test_bd_rate_methods_agree_where_both_are_exact(method):
+  # log-rate linear in the metric: both the cubic fit and the pchip interpolant reproduce it, so the
+  # mean log-rate difference over [28, 37] is (-0.7) + (0.12 - 0.1) * 32.5 = -0.05.
+  psnr = np.array([28.0, 31.0, 34.0, 37.0])
+  ref, test = np.exp(0.1 * psnr), np.exp(0.12 * psnr - 0.7)
+  assert bdrate.bd_rate(ref, psnr, test, psnr, method) == pytest.approx((np.exp(-0.05) - 1) * 100, abs=1e-9)
+  assert bdrate.bd_rate(ref, psnr, 0.9 * ref, psnr, method) == pytest.approx(-10.0, abs=1e-9)
+
+
+def test_pchip_needs_distinct_metrics_and_methods_are_named():
+  psnr = np.array([30.0, 31.0, 32.0, 33.0])
+  rate = np.exp(0.1 * psnr)
+  with pytest.raises(ValueError, match="distinct metric values"):
+    bdrate.bd_rate(rate, np.array([30.0, 31.0, 31.0, 33.0]), rate, psnr, "pchip")
+  with pytest.raises(ValueError, match="unknown BD-rate method"):
+    bdrate.bd_rate(rate, psnr, rate, psnr, "linear")
+
+
 @pytest.mark.parametrize("codec", [c for c, ok in classical.available().items() if ok])
 def test_bisection_hits_the_target_rate(codec):
   data, quality = classical.at_bpp(codec, PHOTO, 1.0)
@@ -82,13 +101,49 @@ def test_evaluate_writes_the_report(tmp_path):
   with open(out / "per_image.csv") as f:
     assert len(f.readlines()) == 1 + 2 * (1 + len(codecs) * 3)
   summary = json.loads((out / "summary.json").read_text())
-  assert {m["codec"] for m in summary["summary"]} == {"narrow", *codecs}
+  assert {m["codec"] for m in summary["summary"]} == {"mbt2018-mean", *codecs}
   assert all(m["bpp"] > 0 and np.isfinite(m["psnr"]) for m in summary["summary"])
   assert summary["fid_kid"] == "computed"
   assert all(m["patches"] == 2 and m["fid"] > 0 and np.isfinite(m["kid"]) for m in summary["summary"])
   report = (out / "report.md").read_text()
-  assert "| narrow |" in report and "Skipped 1 unreadable" in report and "FID/256" in report
-  assert "narrow: " in report and "by its own estimate" in report
+  assert "| mbt2018-mean |" in report and "Skipped 1 unreadable" in report and "FID/256" in report
+  assert "mbt2018-mean: " in report and "by its own estimate" in report
   empty = tmp_path / "empty"
   empty.mkdir()
   assert evaluate.main(["--model", str(model), "--images", str(empty), "--out", str(out)]) == 2
+
+
+def test_bundles_of_a_family_form_one_curve_and_a_rerun_resumes(tmp_path, capsys, monkeypatch):
+  # Two classical codecs are enough here; the report test runs them all.
+  monkeypatch.setattr(classical, "available", lambda: {"jpeg420": True, "webp": True})
+  images = tmp_path / "images"
+  images.mkdir()
+  for i, crop in enumerate((PHOTO[:64, :96], PHOTO[40:104, 60:156], PHOTO[80:144, :96])):
+    Image.fromarray(crop).save(images / f"{i}.png")
+  specs = []
+  for name, kind, seed in (("a", "mean_scale", 0), ("b", "mean_scale", 1), ("c", "scale", 0)):
+    (tmp_path / f"{name}.jgcm").write_bytes(bundle_bytes(kind, seed))
+    specs.append(str(tmp_path / f"{name}.jgcm"))
+  specs[2] = f"mine={specs[2]}"
+  out = tmp_path / "out"
+  run = lambda: evaluate.evaluate(specs, str(images), str(out), qualities=(20, 60), realism=False,  # noqa: E731
+                                  references=("compressai-mbt2018-mean",))
+  result = run()
+  points = {(m["codec"], m["setting"]) for m in result["summary"] if not m["setting"].startswith(("q", "matched"))}
+  assert {c for c, _ in points} == {"mbt2018-mean", "mine"} and len(points) == 3
+  codecs = [c for c, ok in classical.available().items() if ok]
+  matched = [m for m in result["summary"] if m["setting"].startswith("matched")]
+  assert len(matched) == 3 * len(codecs)  # every classical codec at every model point
+  pairs = {(d["model"], d["reference"]) for d in result["rate_differences"]}
+  assert ("mbt2018-mean", "mine") in pairs and ("mine", "mbt2018-mean") in pairs
+  assert ("mbt2018-mean", "compressai-mbt2018-mean") in pairs
+  curve = json.loads((out / "compressai" / "mbt2018-mean.json").read_text())
+  assert curve["name"] == "mbt2018-mean" and len(curve["results"]["bpp"]) == 2
+  assert set(curve["results"]) >= {"bpp", "psnr-rgb", "ms-ssim-rgb"}
+  assert curve["results"]["bpp"] == sorted(curve["results"]["bpp"])
+  capsys.readouterr()
+  again = run()
+  assert capsys.readouterr().out.count("rows.jsonl") == 2  # images 2 and 3 reused, image 1 coded for the crops
+  assert again["summary"] == result["summary"]
+  with pytest.raises(ValueError, match="unknown reference curves"):
+    evaluate.evaluate(specs, str(images), str(out), references=("jpeg-2000",))

@@ -1,12 +1,19 @@
 """Bjontegaard delta rate (VCEG-M33, 2001): the average bitrate difference
 between two rate-distortion curves at equal quality.
 
-Each curve's log-rate is fit by a cubic polynomial in the quality metric;
-the fits are integrated over the metric range both curves cover. For metrics
-where lower is better (LPIPS), pass the negated values.
+Each curve's log-rate, as a function of the quality metric, is either fit by
+one cubic polynomial (Bjontegaard's original, `method="cubic"`) or
+interpolated piecewise by monotone cubic Hermite polynomials
+(`method="pchip"`, which JVET's common test conditions use since the cubic fit
+can oscillate between points); either is integrated over the metric range
+both curves cover. For metrics where lower is better (LPIPS), pass the
+negated values.
 """
 
 import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+METHODS = ("cubic", "pchip")
 
 
 def _check(name: str, rate: np.ndarray, metric: np.ndarray) -> None:
@@ -16,11 +23,23 @@ def _check(name: str, rate: np.ndarray, metric: np.ndarray) -> None:
     raise ValueError(f"BD-rate needs positive rates and finite metrics; the {name} curve has others")
 
 
-def bd_rate(rate_ref, metric_ref, rate_test, metric_test) -> float:
+def _area(rate: np.ndarray, metric: np.ndarray, lo: float, hi: float, method: str) -> float:
+  """The integral of log-rate over the metric from `lo` to `hi`."""
+  if method == "cubic":
+    return float(np.diff(np.polyval(np.polyint(np.polyfit(metric, np.log(rate), 3)), [lo, hi]))[0])
+  order = np.argsort(metric)
+  if np.any(np.diff(metric[order]) <= 0):
+    raise ValueError("BD-rate (pchip) needs distinct metric values along each curve")
+  return float(PchipInterpolator(metric[order], np.log(rate[order])).integrate(lo, hi))
+
+
+def bd_rate(rate_ref, metric_ref, rate_test, metric_test, method: str = "cubic") -> float:
   """Percent rate change of `test` against `ref` at equal metric (negative: test saves bits).
 
   Needs at least 4 points per curve, positive rates, and overlapping metric ranges.
   """
+  if method not in METHODS:
+    raise ValueError(f"unknown BD-rate method {method!r}; use one of {METHODS}")
   rate_ref, metric_ref, rate_test, metric_test = (np.asarray(v, np.float64) for v in
                                                   (rate_ref, metric_ref, rate_test, metric_test))
   _check("reference", rate_ref, metric_ref)
@@ -29,8 +48,7 @@ def bd_rate(rate_ref, metric_ref, rate_test, metric_test) -> float:
   hi = min(metric_ref.max(), metric_test.max())
   if lo >= hi:
     raise ValueError("BD-rate: the two curves cover no common metric range")
-  fits = [np.polyfit(m, np.log(r), 3) for r, m in ((rate_ref, metric_ref), (rate_test, metric_test))]
-  areas = [np.diff(np.polyval(np.polyint(f), [lo, hi]))[0] for f in fits]
+  areas = [_area(r, m, lo, hi, method) for r, m in ((rate_ref, metric_ref), (rate_test, metric_test))]
   return float((np.exp((areas[1] - areas[0]) / (hi - lo)) - 1) * 100)
 
 
