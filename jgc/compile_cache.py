@@ -14,6 +14,8 @@ import os
 
 import jax
 
+from jgc import paths
+
 
 def cache_dir() -> str | None:
   """The folder this process caches executables in, or None when disabled."""
@@ -24,8 +26,7 @@ def cache_dir() -> str | None:
     return chosen
   if jax.config.jax_compilation_cache_dir:
     return jax.config.jax_compilation_cache_dir
-  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-  return os.path.join(base, "jgc", "xla")
+  return paths.user_cache("xla")
 
 
 def enable() -> None:

@@ -15,6 +15,7 @@ WebP, AVIF and HEVC and with the other learned curves, for PSNR, MS-SSIM and
 LPIPS. `--reference` draws published curves (`jgc/eval/references.json`:
 HiFiC's, CompressAI's zoo's) on the same panels.
 
+Classical codecs' files and metrics are kept across runs (`--cache-dir`).
 Writes `rows.jsonl` after every image (a rerun with `--no-fid` and the same
 bundles and qualities skips the images it holds), then `per_image.csv`,
 `summary.json`, `compressai/*.json` (one file per curve in CompressAI's
@@ -23,12 +24,14 @@ results format), `rd.png`, `crops.png` and `report.md`.
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import sys
 import time
 
 import numpy as np
+import PIL
 from etils import epath
 
 from jgc import image_files, paths
@@ -95,10 +98,42 @@ def _model_row(codec: Codec, label: str, point: str, name: str, image: np.ndarra
   return row, decoded
 
 
-def _classical_row(name: str, codec: str, setting: str, image: np.ndarray, data: bytes) -> tuple[dict, np.ndarray]:
+class _ClassicalCache:
+  """Classical codecs' files and their metrics, per image content, kept across runs and output folders.
+
+  Keyed by the image's pixels, the codec, and the quality or target rate, under a folder named for the
+  Pillow version (whose libraries encode all but HEVC); `root=None` keeps nothing.
+  """
+
+  def __init__(self, root: str | None):
+    self._root = None if root is None else paths.resolve(root) / f"pillow-{PIL.__version__}"
+
+  def row(self, name: str, codec: str, key: str, setting, image: np.ndarray, make) -> tuple[dict, np.ndarray]:
+    """The row of `codec` at `key` ("q50", or "@0.312345" for a target rate), named `setting(quality)`;
+    `make()` -> `(data, quality)`."""
+    stem = None
+    if self._root is not None:
+      digest = hashlib.sha256(np.ascontiguousarray(image).tobytes() + str(image.shape).encode()).hexdigest()[:32]
+      stem = self._root / digest / f"{codec}{key}"
+      meta, data = stem.with_suffix(".json"), stem.with_suffix(".bin")
+      if meta.exists() and data.exists():
+        cached = json.loads(meta.read_text())
+        q = cached.pop("q")
+        return _classical_row(name, codec, setting(q), image, data.read_bytes(), cached)
+    data, q = make()
+    row, decoded = _classical_row(name, codec, setting(q), image, data)
+    if stem is not None:
+      paths.write_bytes(stem.with_suffix(".bin"), data)
+      paths.write_bytes(stem.with_suffix(".json"), json.dumps({"q": q, **{m: row[m] for m in METRICS}}).encode())
+    return row, decoded
+
+
+def _classical_row(name: str, codec: str, setting: str, image: np.ndarray, data: bytes,
+                   quality: dict | None = None) -> tuple[dict, np.ndarray]:
   decoded = classical.decode(codec, data)
   return ({"image": name, "codec": codec, "setting": setting, "bpp": classical.bpp(data, image),
-           "bpp_estimate": None, **_quality(image, decoded), "encode_s": None, "decode_s": None}, decoded)
+           "bpp_estimate": None, **(quality or _quality(image, decoded)), "encode_s": None, "decode_s": None},
+          decoded)
 
 
 def _group(row: dict) -> tuple[str, str]:
@@ -308,10 +343,11 @@ def _done_rows(out: epath.Path, expected) -> dict[str, list[dict]]:
 
 
 def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES, realism: bool = True,
-             references: tuple[str, ...] = ()) -> dict:
+             references: tuple[str, ...] = (), cache_dir: str | None = None) -> dict:
   """Runs the evaluation and writes its files to `out` (a local folder or gs:// URL); returns the summary.
 
-  `model_specs`: bundle paths, or `LABEL=PATH` to name the curve a bundle belongs to.
+  `model_specs`: bundle paths, or `LABEL=PATH` to name the curve a bundle belongs to. `cache_dir` keeps
+  the classical codecs' files and metrics for the next run (None: nothing kept).
   """
   unknown = [r for r in references if r not in REFERENCES]
   if unknown:
@@ -332,6 +368,7 @@ def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES,
   # always coded again, for the crops.
   done = {} if tracker else _done_rows(out, _expected(models, names, qualities))
   rows, crops, start, coded = [], [], time.perf_counter(), 0
+  cache = _ClassicalCache(cache_dir)
   for i, (name, image) in enumerate(images, 1):
     if i > 1 and name in done:
       rows.extend(done[name])
@@ -348,11 +385,12 @@ def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES,
     points = [keep(_model_row(codec, label, point, name, image)) for (label, point), codec in models.items()]
     for codec in names:
       for p in points:
-        data, q = classical.at_bpp(codec, image, p["bpp"])
-        matched.setdefault(codec, keep(_classical_row(name, codec, f"matched {p['codec']} {p['setting']} (q{q})",
-                                                      image, data)))
+        row = cache.row(name, codec, f"@{p['bpp']:.6f}", lambda q, p=p: f"matched {p['codec']} {p['setting']} (q{q})",
+                        image, lambda p=p, codec=codec, image=image: classical.at_bpp(codec, image, p["bpp"]))
+        matched.setdefault(codec, keep(row))
       for q in qualities:
-        keep(_classical_row(name, codec, f"q{q}", image, classical.encode(codec, image, q)))
+        keep(cache.row(name, codec, f"q{q}", lambda _, q=q: f"q{q}", image,
+                       lambda q=q, codec=codec, image=image: (classical.encode(codec, image, q), q)))
     if tracker:
       tracker.add(image, decoded)
     if i == 1:
@@ -391,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
   p.add_argument("--images", required=True, help="folder of images (a local path or gs:// URL)")
   p.add_argument("--out", required=True, help="folder for the report, tables and plots (a local path or gs:// URL)")
   p.add_argument("--no-fid", action="store_true", help="skip FID/KID (the slowest metrics on a CPU)")
+  p.add_argument("--cache-dir", default=paths.user_cache("classical"),
+                 help="where classical codecs' files and metrics are kept across runs ('off': nowhere)")
   p.add_argument("--reference", action="append", default=[], choices=list(REFERENCES),
                  help="published curve to draw and compare with (repeatable)")
   p.add_argument("--qualities", default=",".join(map(str, QUALITIES)),
@@ -401,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
   except ValueError:
     p.error(f"--qualities must be integers separated by commas, got {args.qualities!r}")
   try:
-    evaluate(args.model, args.images, args.out, qualities, realism=not args.no_fid, references=tuple(args.reference))
+    evaluate(args.model, args.images, args.out, qualities, realism=not args.no_fid, references=tuple(args.reference),
+             cache_dir=None if args.cache_dir == "off" else args.cache_dir)
   except (FileNotFoundError, bundles.BundleError) as e:
     print(f"jgc.evaluate: error: {e}", file=sys.stderr)
     return 2

@@ -42,6 +42,12 @@ def _follow_emulator() -> None:
   os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
+def user_cache(name: str) -> str:
+  """jgc's cache folder for `name`: `$XDG_CACHE_HOME/jgc/name`, by default under `~/.cache`."""
+  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  return os.path.join(base, "jgc", name)
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
   """Writes `path` whole: locally through a temporary name, so a reader never sees half a file.
 

@@ -127,7 +127,7 @@ def test_bundles_of_a_family_form_one_curve_and_a_rerun_resumes(tmp_path, capsys
   specs[2] = f"mine={specs[2]}"
   out = tmp_path / "out"
   run = lambda: evaluate.evaluate(specs, str(images), str(out), qualities=(20, 60), realism=False,  # noqa: E731
-                                  references=("compressai-mbt2018-mean",))
+                                  references=("compressai-mbt2018-mean",), cache_dir=str(tmp_path / "cache"))
   result = run()
   points = {(m["codec"], m["setting"]) for m in result["summary"] if not m["setting"].startswith(("q", "matched"))}
   assert {c for c, _ in points} == {"mbt2018-mean", "mine"} and len(points) == 3
@@ -145,5 +145,12 @@ def test_bundles_of_a_family_form_one_curve_and_a_rerun_resumes(tmp_path, capsys
   again = run()
   assert capsys.readouterr().out.count("rows.jsonl") == 2  # images 2 and 3 reused, image 1 coded for the crops
   assert again["summary"] == result["summary"]
+  # Classical files and metrics are kept per image content, for any output folder.
+  monkeypatch.setattr(classical, "encode", lambda *a: pytest.fail("a classical codec ran again"))
+  monkeypatch.setattr(classical, "at_bpp", lambda *a: pytest.fail("a classical codec ran again"))
+  elsewhere = evaluate.evaluate(specs, str(images), str(tmp_path / "out2"), qualities=(20, 60), realism=False,
+                                cache_dir=str(tmp_path / "cache"))
+  classical_rows = lambda r: [m for m in r["summary"] if m["codec"] in ("jpeg420", "webp")]  # noqa: E731
+  assert classical_rows(elsewhere) == classical_rows(result)
   with pytest.raises(ValueError, match="unknown reference curves"):
     evaluate.evaluate(specs, str(images), str(out), references=("jpeg-2000",))

@@ -103,7 +103,7 @@ def prepare(root: str, cache_dir: str | None = None) -> tuple[str, str]:
   """Prepares `root` (once) and returns `(dataset name, data_dir)` for `tfds.data_source`."""
   files = list_images(root)
   key = hashlib.sha256("\n".join([os.fspath(paths.resolve(root)), *files]).encode()).hexdigest()[:16]
-  cache_dir = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "jgc", "folders")
+  cache_dir = cache_dir or paths.user_cache("folders")
   data_dir = os.path.join(cache_dir, key)
   tfds.disable_progress_bar()
   builder = JgcImageFolder(files=tuple(files), data_dir=data_dir, file_format="array_record")
