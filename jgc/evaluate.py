@@ -16,8 +16,8 @@ LPIPS. `--reference` draws published curves (`jgc/eval/references.json`:
 HiFiC's, CompressAI's zoo's) on the same panels.
 
 Classical codecs' files and metrics are kept across runs (`--cache-dir`).
-Writes `rows.jsonl` after every image (a rerun with `--no-fid` and the same
-bundles and qualities skips the images it holds), then `per_image.csv`,
+Writes `rows.jsonl` and, for FID, `features/IMAGE.npz` after every image (a
+rerun with the same bundles and qualities skips the images they hold), then `per_image.csv`,
 `summary.json`, `compressai/*.json` (one file per curve in CompressAI's
 results format), `rd.png`, `crops.png` and `report.md`.
 """
@@ -162,14 +162,23 @@ class _Realism:
     self.real: list[np.ndarray] = []
     self.fake: dict[tuple[str, str], list[np.ndarray]] = {}
 
-  def add(self, image: np.ndarray, decoded: dict[tuple[str, str], np.ndarray]) -> None:
+  def add(self, image: np.ndarray, decoded: dict[tuple[str, str], np.ndarray]) -> dict[str, np.ndarray]:
+    """Adds one image's features; returns them, keyed "real" and "codec|setting", for `add_features`."""
     groups = [fid.patches(image)] + [fid.patches(d) for d in decoded.values()]
     if not len(groups[0]):
-      return
+      return {}
     features = np.split(self.net(np.concatenate(groups)), np.cumsum([len(g) for g in groups])[:-1])
-    self.real.append(features[0])
-    for key, f in zip(decoded, features[1:], strict=True):
-      self.fake.setdefault(key, []).append(f)
+    kept = {"real": features[0], **{"|".join(key): f for key, f in zip(decoded, features[1:], strict=True)}}
+    self.add_features(kept)
+    return kept
+
+  def add_features(self, features: dict[str, np.ndarray]) -> None:
+    if "real" not in features:
+      return
+    self.real.append(features["real"])
+    for key, f in features.items():
+      if key != "real":
+        self.fake.setdefault(tuple(key.split("|", 1)), []).append(f)
 
   def scores(self, summary: list[dict]) -> str | None:
     """Adds fid, kid and patches to each summary row; returns why not, when it cannot."""
@@ -364,14 +373,19 @@ def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES,
     except inception.WeightsMissing as e:
       no_fid = str(e)
   out.mkdir(parents=True, exist_ok=True)
-  # FID needs every decoded image, so only a run without it reuses earlier rows; the first image is
-  # always coded again, for the crops.
-  done = {} if tracker else _done_rows(out, _expected(models, names, qualities))
+  # Reused images bring their rows and, for FID, their Inception features; the first image is always
+  # coded again, for the crops.
+  done = _done_rows(out, _expected(models, names, qualities))
+  if tracker:
+    done = {n: rows for n, rows in done.items() if (out / "features" / f"{n}.npz").exists()}
   rows, crops, start, coded = [], [], time.perf_counter(), 0
   cache = _ClassicalCache(cache_dir)
   for i, (name, image) in enumerate(images, 1):
     if i > 1 and name in done:
       rows.extend(done[name])
+      if tracker:
+        with (out / "features" / f"{name}.npz").open("rb") as f:
+          tracker.add_features(dict(np.load(f)))
       print(f"[{i}/{len(images)}] {name}: from {out / 'rows.jsonl'}", flush=True)
       continue
     decoded, matched = {}, {}
@@ -392,7 +406,9 @@ def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES,
         keep(cache.row(name, codec, f"q{q}", lambda _, q=q: f"q{q}", image,
                        lambda q=q, codec=codec, image=image: (classical.encode(codec, image, q), q)))
     if tracker:
-      tracker.add(image, decoded)
+      buf = io.BytesIO()
+      np.savez(buf, **tracker.add(image, decoded))
+      paths.write_bytes(out / "features" / f"{name}.npz", buf.getvalue())
     if i == 1:
       crops = [(f"{r['codec']} {r['bpp']:.3f} bpp", _crop(decoded[_group(r)]))
                for r in [points[0]] + [matched[c] for c in ("jpeg420", "webp") if c in matched]]

@@ -154,3 +154,30 @@ def test_bundles_of_a_family_form_one_curve_and_a_rerun_resumes(tmp_path, capsys
   assert classical_rows(elsewhere) == classical_rows(result)
   with pytest.raises(ValueError, match="unknown reference curves"):
     evaluate.evaluate(specs, str(images), str(out), references=("jpeg-2000",))
+
+
+def test_a_rerun_with_fid_reuses_the_rows_and_inception_features_it_kept(tmp_path, capsys, monkeypatch):
+  monkeypatch.setattr(classical, "available", lambda: {"jpeg420": True})
+  calls = []
+
+  class Features:  # a stand-in for Inception: per-patch colour statistics, counted
+    def __call__(self, x):
+      calls.append(len(x))
+      x = np.asarray(x, np.float64)
+      return np.concatenate([x.mean((1, 2)), x.std((1, 2)), x[:, ::64, ::64].reshape(len(x), -1)], axis=1)
+
+  monkeypatch.setattr(evaluate.inception, "Inception", Features)
+  images = tmp_path / "images"
+  images.mkdir()
+  for i in range(3):
+    Image.fromarray(skdata.astronaut()[i * 128:i * 128 + 256, :256]).save(images / f"{i}.png")
+  model = tmp_path / "m.jgcm"
+  model.write_bytes(bundle_bytes("mean_scale"))
+  run = lambda: evaluate.evaluate([str(model)], str(images), str(tmp_path / "out"), qualities=(50,),  # noqa: E731
+                                  cache_dir=None)
+  first = run()
+  assert first["fid_kid"] == "computed" and len(calls) == 3
+  capsys.readouterr()
+  again = run()
+  assert capsys.readouterr().out.count("rows.jsonl") == 2 and len(calls) == 4  # only image 1 again
+  assert [m["fid"] for m in again["summary"]] == pytest.approx([m["fid"] for m in first["summary"]])
