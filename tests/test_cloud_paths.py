@@ -95,7 +95,7 @@ def test_a_run_lives_in_the_bucket_resumes_from_it_and_exports(emulator, tmp_pat
   assert evaluate.main(["--model", f"{emulator}/model.jgcm", "--images", f"{emulator}/kodak",
                         "--out", f"{emulator}/eval", "--no-fid", "--qualities", "50"]) == 0
   written = {p.name for p in epath.Path(f"{emulator}/eval").iterdir()}
-  assert written == {"per_image.csv", "summary.json", "rd.png", "crops.png", "report.md"}
+  assert written == {"rows.jsonl", "per_image.csv", "summary.json", "compressai", "rd.png", "crops.png", "report.md"}
   assert sorted(os.listdir(tmp_path)) == ["in.jgc", "in.png", "local"]
 
 
