@@ -20,6 +20,7 @@ from PIL import Image
 from jgc import defaults, evaluate, paths, summaries, train
 from jgc.codec import cli
 from jgc.data import embedded_samples, folder, sources
+from jgc.eval import classical
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKET = "jgc-test"
@@ -66,6 +67,7 @@ def config(**overrides):
 
 def test_a_run_lives_in_the_bucket_resumes_from_it_and_exports(emulator, tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
+  monkeypatch.setattr(classical, "available", lambda: {"jpeg420": True})  # the evaluation's paths, not its codecs
   workdir = f"{emulator}/run"
   samples = embedded_samples()
   c = config(num_steps=2, checkpoint_every_steps=2, log_every_steps=1, image_every_steps=2)
