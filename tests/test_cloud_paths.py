@@ -5,13 +5,13 @@ folders, TFDS data and evaluation inputs and outputs live there too."""
 
 import io
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
 import time
 
-import jax
 import numpy as np
 import pytest
 from etils import epath
@@ -65,7 +65,7 @@ def config(**overrides):
   return c
 
 
-def test_a_run_lives_in_the_bucket_resumes_from_it_and_exports(emulator, tmp_path, monkeypatch):
+def test_a_run_lives_in_the_bucket_resumes_from_it_and_exports(emulator, tmp_path, monkeypatch, caplog):
   monkeypatch.chdir(tmp_path)
   monkeypatch.setattr(classical, "available", lambda: {"jpeg420": True})  # the evaluation's paths, not its codecs
   workdir = f"{emulator}/run"
@@ -80,12 +80,11 @@ def test_a_run_lives_in_the_bucket_resumes_from_it_and_exports(emulator, tmp_pat
   assert os.listdir(tmp_path) == [], "a gs:// workdir left local files"
 
   c.num_steps = 4
-  resumed = train.train(c, workdir, source=samples)
-  straight = train.train(c, str(tmp_path / "local"), source=samples)
-  assert int(resumed.step) == 4
+  # That a resumed run equals a straight one is tested locally (test_train); here, that it resumes from the bucket.
+  with caplog.at_level(logging.INFO):
+    resumed = train.train(c, workdir, source=samples)
+  assert int(resumed.step) == 4 and f"resumed from step 2 in {workdir}/checkpoints" in caplog.text
   assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.isdigit()) == ["2", "4"]
-  for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(straight.params), strict=True):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
   assert cli.main(["export", workdir, "-o", f"{emulator}/model.jgcm"]) == 0
   image = tmp_path / "in.png"
@@ -98,7 +97,7 @@ def test_a_run_lives_in_the_bucket_resumes_from_it_and_exports(emulator, tmp_pat
                         "--out", f"{emulator}/eval", "--no-fid", "--qualities", "50"]) == 0
   written = {p.name for p in epath.Path(f"{emulator}/eval").iterdir()}
   assert written == {"rows.jsonl", "per_image.csv", "summary.json", "compressai", "rd.png", "crops.png", "report.md"}
-  assert sorted(os.listdir(tmp_path)) == ["in.jgc", "in.png", "local"]
+  assert sorted(os.listdir(tmp_path)) == ["in.jgc", "in.png"]
 
 
 def test_image_folders_and_tfds_data_in_the_bucket_read_as_local_ones(emulator, tmp_path):

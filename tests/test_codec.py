@@ -172,7 +172,7 @@ def test_a_header_claiming_more_than_the_memory_budget_is_refused_before_decodin
     c.decompress(claim)
 
 
-@settings(max_examples=10, **FUZZ)
+@settings(max_examples=6, **FUZZ)
 @given(st.integers(1, container.MAX_SIDE_PX), st.integers(1, container.MAX_SIDE_PX), st.integers(0, 64),
        st.sampled_from(["mean_scale", "hific", "gc"]))
 def test_fuzz_header_fields_behind_a_valid_crc(height, width, split, kind):

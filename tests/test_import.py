@@ -55,15 +55,8 @@ def test_real_files_are_the_size_of_compressais_and_decode(arch):
   ref = reference(arch)
   theirs = int(ref["y_bytes"] + ref["z_bytes"])
   assert abs(payload - theirs) <= 0.005 * theirs, (payload, theirs)
-  decoded, _ = codec.decompress(data)
-  assert decoded.shape == image().shape
-  if arch == "mbt2018":  # coded around sequential means, unlike its parallel forward
-    return
-  x_hat, _ = codec.bundle.model.apply({"params": codec.bundle.params},
-                                      jnp.asarray(image(), jnp.float32)[None] / 255.0, train=False)
-  expected = np.round(np.clip(np.asarray(x_hat[0]), 0, 1) * 255)
-  # Rounded around fixed-point means, the symbols can differ from the float forward's in a few places.
-  assert np.mean(np.abs(decoded.astype(np.float64) - expected) <= 1) > 0.99
+  # The decoded image is the model's (test_codec checks that for every family); here, that it decodes.
+  assert codec.decompress(data)[0].shape == image().shape
 
 
 def test_legacy_and_zip_files_and_old_parameter_names_import_alike():
