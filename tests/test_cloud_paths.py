@@ -123,11 +123,12 @@ def test_cloud_event_files_roll_over_past_the_size_limit(emulator, monkeypatch):
   monkeypatch.setattr(summaries, "ROLL_BYTES", 4000)
   logdir = f"{emulator}/events"
   writer = summaries.Writer(logdir)
-  for step in range(3):
+  for step in range(4):
     writer.images(step, "noise", np.random.default_rng(step).random((1, 40, 40, 3)))
   writer.close()
+  # tensorboardX's writer thread may merge two images into one flush, so count at least two files.
   names = sorted(p.name for p in epath.Path(logdir).iterdir())
-  assert len(names) == 3 and names[1] == names[0] + ".0001" and names[2] == names[0] + ".0002"
+  assert len(names) >= 2 and all(n == names[0] + f".{i:04d}" for i, n in enumerate(names[1:], 1))
 
 
 def test_urls_other_than_gs_are_refused():
