@@ -85,7 +85,7 @@ def test_bfloat16_compute_keeps_float32_parameters():
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_other_paddings_are_refused(kind):
-  with pytest.raises(ValueError, match="SAME or TORCH"):
+  with pytest.raises(ValueError, match="SAME or TORCH or explicit pairs"):
     KINDS[kind][0](4, (3, 3), (2, 2), padding="VALID").init(jax.random.key(0), jnp.ones((1, 2, 2, 1)))
 
 
@@ -141,3 +141,25 @@ def test_torch_padding_is_pytorchs_alignment(kind, kernel, stride, size, cpu_for
     bumped[i] += eps
     numeric = ((_torch_conv(bumped, w, stride) - want) * probe).sum() / eps
     np.testing.assert_allclose(dx[i], numeric, rtol=1e-3, atol=1e-3)
+
+
+# The PyTorch HiFiC port's reflection paddings: 7x7 by 3, 3x3 stride 2 by (top 1, right 1), 5x5 stride 2 by 2.
+@pytest.mark.parametrize("kernel,stride,pads", [(7, 1, ((3, 3), (3, 3))), (3, 2, ((1, 0), (0, 1))),
+                                                (5, 2, ((2, 2), (2, 2)))])
+def test_explicit_reflect_padding_is_a_reflected_image_then_valid(kernel, stride, pads):
+  x = jax.random.normal(jax.random.key(0), (2, 8, 10, 3))
+  ours = convs.Conv(4, (kernel, kernel), (stride, stride), padding=pads, pad_mode="reflect")
+  flax = nn.Conv(4, (kernel, kernel), (stride, stride), padding="VALID")
+  v = ours.init(jax.random.key(1), x)
+
+  def reference(v, x):
+    return flax.apply(v, jnp.pad(x, ((0, 0), *pads, (0, 0)), mode="reflect"))
+
+  np.testing.assert_allclose(ours.apply(v, x), flax.apply(v, np.pad(x, ((0, 0), *pads, (0, 0)), mode="reflect")),
+                             atol=2e-5)
+  probe = jax.random.normal(jax.random.key(2), reference(v, x).shape)
+  grads = [jax.grad(lambda v, x, f=f: (f(v, x) * probe).sum(), argnums=(0, 1))(v, x) for f in (ours.apply, reference)]
+  for a, b in zip(*map(jax.tree.leaves, grads), strict=True):
+    np.testing.assert_allclose(a, b, atol=5e-5, rtol=1e-5)
+  with pytest.raises(ValueError, match="pad_mode"):
+    convs.Conv(4, (3, 3), pad_mode="wrap").init(jax.random.key(0), x)

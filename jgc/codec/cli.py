@@ -23,7 +23,7 @@ from PIL import Image
 
 from jgc import compile_cache, image_files, paths
 from jgc.codec import bundle as bundles
-from jgc.codec import import_compressai
+from jgc.codec import import_compressai, import_hific_pytorch
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
 from jgc.codec.container import FormatError
@@ -149,13 +149,22 @@ def export(args) -> int:
   return 0
 
 
-def import_from_compressai(args) -> int:
-  data = import_compressai.bundle_bytes(args.arch, args.checkpoint)
-  paths.write_bytes(args.output, data)
-  bundle = bundles.parse(data, args.output)
-  print(f"{args.output}: model {bundle.model_id.hex()} ({args.arch}, N={bundle.model_config['channels']}, "
-        f"M={bundle.model_config['latent_channels']}), {len(data)} bytes")
+def _write_imported(data: bytes, output: str, what) -> int:
+  paths.write_bytes(output, data)
+  bundle = bundles.parse(data, output)
+  print(f"{output}: model {bundle.model_id.hex()} ({what(bundle.model_config)}), {len(data)} bytes")
   return 0
+
+
+def import_from_compressai(args) -> int:
+  return _write_imported(import_compressai.bundle_bytes(args.arch, args.checkpoint), args.output,
+                         lambda c: f"{args.arch}, N={c['channels']}, M={c['latent_channels']}")
+
+
+def import_from_hific_pytorch(args) -> int:
+  return _write_imported(import_hific_pytorch.bundle_bytes(args.checkpoint), args.output,
+                         lambda c: f"HiFiC from the PyTorch port, C={c['latent_channels']}, "
+                                   f"{c['num_residual_blocks']} residual blocks")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -172,6 +181,11 @@ def parser() -> argparse.ArgumentParser:
   c.add_argument("checkpoint")
   c.add_argument("-o", "--output", required=True, help="bundle file to write")
   c.set_defaults(run=import_from_compressai)
+  h = sources.add_parser("hific-pytorch", help="a checkpoint of the PyTorch HiFiC port (Justin-Tan), "
+                                               "read without torch")
+  h.add_argument("checkpoint")
+  h.add_argument("-o", "--output", required=True, help="bundle file to write")
+  h.set_defaults(run=import_from_hific_pytorch)
   for name, run, what in (("compress", compress, "images or folders of images"),
                           ("decompress", decompress, ".jgc files or folders of them")):
     s = sub.add_parser(name, help=f"{name} {what}")

@@ -25,6 +25,7 @@ import numpy as np
 from jgc.codec import container, memory, sideinfo
 from jgc.codec.bundle import Bundle
 from jgc.codec.coder import IndexedCoder, StreamError
+from jgc.models.hific import hyper_padding
 from jgc.models.layers import causal_mask
 
 STREAMS = {"hific": ("z", "y"), "hyperprior": ("z", "y"), "gc": ("w",), "vaegan": ("y",)}
@@ -190,8 +191,9 @@ class Codec:
     """Fixed-point `(mean, scale)` for non-autoregressive models, or the raw hyper output."""
     w, z = self._fixed, self._z_fixed(z_sym)
     if self.bundle.name == "hific":
-      return (sideinfo.hyper_synthesis(w["mean_synthesis"], z, "relu", latent_hw),
-              sideinfo.hyper_synthesis(w["scale_synthesis"], z, "relu", latent_hw))
+      padding = hyper_padding(self.bundle.model.padding)
+      return (sideinfo.hyper_synthesis(w["mean_synthesis"], z, "relu", latent_hw, padding=padding),
+              sideinfo.hyper_synthesis(w["scale_synthesis"], z, "relu", latent_hw, padding=padding))
     model = self.bundle.model
     if self.bundle.prior == "scale":
       scale = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "relu", latent_hw, padding=model.padding)

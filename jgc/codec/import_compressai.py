@@ -24,14 +24,12 @@ scale to its 64-entry table (the smallest entry at or above it;
 import re
 from collections.abc import Mapping
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jgc import torch_files
 from jgc.codec import bundle as bundles
+from jgc.codec.torch_import import CheckpointMismatch, Reader, check_shapes, strip_prefix
 from jgc.entropy.gaussian import SCALE_TABLE
-from jgc.models import build_model
 from jgc.models.hyperprior import COMPRESSAI_LAYERS
 
 ARCHS = {"bmshj2018-hyperprior": "scale", "mbt2018-mean": "mean_scale", "mbt2018": "autoregressive"}
@@ -47,10 +45,6 @@ _IGNORED = re.compile(r"(_quantized_cdf|_offset|_cdf_length|scale_table|entropy_
 
 # A scale snaps to table entry i when table[i - 1] < scale <= table[i].
 ROUND_UP_BOUNDARIES = SCALE_TABLE[:-1].astype(np.float32)
-
-
-class CheckpointMismatch(ValueError):
-  """The checkpoint is not the named architecture, or has parameters jgc does not map."""
 
 
 def model_config(arch: str, channels: int, latent_channels: int) -> dict:
@@ -75,19 +69,11 @@ _PLURAL = {"matrix": "matrices", "matrices": "matrices", "bias": "biases", "bias
 
 def _canonical(key: str) -> str:
   """Today's CompressAI names: no DataParallel prefix, `entropy_bottleneck.matrices.i`."""
-  key = key.removeprefix("module.")
+  key = strip_prefix(key)
   old = re.fullmatch(r"entropy_bottleneck\._([a-z]+)\.?(\d+)", key)
   if old and old[1] in _PLURAL:
     return f"entropy_bottleneck.{_PLURAL[old[1]]}.{old[2]}"
   return key
-
-
-def _conv(w: np.ndarray) -> np.ndarray:
-  return w.transpose(2, 3, 1, 0)
-
-
-def _deconv(w: np.ndarray) -> np.ndarray:
-  return w.transpose(2, 3, 0, 1)[::-1, ::-1]
 
 
 def _swap_halves(a: np.ndarray) -> np.ndarray:
@@ -96,27 +82,12 @@ def _swap_halves(a: np.ndarray) -> np.ndarray:
   return np.concatenate([a[..., half:], a[..., :half]], axis=-1)
 
 
-class _Reader:
-  """Takes parameters out of a state_dict by name; what is never taken is reported."""
+def _ignored(key: str) -> bool:
+  return bool(_IGNORED.search(key)) or any(re.search(p, key) for p in _CONSTANTS)
 
-  def __init__(self, state: dict[str, np.ndarray], path: str):
-    self._state, self._path, self._taken = state, path, set()
 
-  def __call__(self, key: str) -> np.ndarray:
-    if key not in self._state:
-      raise CheckpointMismatch(f"{self._path}: no parameter {key!r}; is it the architecture named?")
-    self._taken.add(key)
-    return self._state[key].astype(np.float32)
-
-  def conv(self, prefix: str, transposed: bool = False) -> dict:
-    return {"kernel": (_deconv if transposed else _conv)(self(f"{prefix}.weight")), "bias": self(f"{prefix}.bias")}
-
-  def gdn(self, prefix: str) -> dict:
-    return {"beta": self(f"{prefix}.beta"), "gamma": self(f"{prefix}.gamma")}
-
-  def left_over(self) -> list[str]:
-    return sorted(k for k in self._state if k not in self._taken and not _IGNORED.search(k)
-                  and not any(re.search(p, k) for p in _CONSTANTS))
+def _gdn(read: Reader, prefix: str) -> dict:
+  return {"beta": read(f"{prefix}.beta"), "gamma": read(f"{prefix}.gamma")}
 
 
 def _check_constants(state: dict[str, np.ndarray], path: str) -> None:
@@ -131,17 +102,17 @@ def convert(arch: str, state: dict[str, np.ndarray], path: str = "checkpoint") -
   if arch not in ARCHS:
     raise CheckpointMismatch(f"unknown architecture {arch!r}; importable: {', '.join(ARCHS)}")
   _check_constants(state, path)
-  read = _Reader(state, path)
+  read = Reader(state, path, _ignored)
   analysis = {}
   for i in range(4):
     analysis[f"Conv_{i}"] = read.conv(f"g_a.{2 * i}")
     if i < 3:
-      analysis[f"GDN_{i}"] = read.gdn(f"g_a.{2 * i + 1}")
+      analysis[f"GDN_{i}"] = _gdn(read, f"g_a.{2 * i + 1}")
   synthesis = {}
   for i in range(4):
     synthesis[f"ConvTranspose_{i}"] = read.conv(f"g_s.{2 * i}", transposed=True)
     if i < 3:
-      synthesis[f"GDN_{i}"] = read.gdn(f"g_s.{2 * i + 1}")
+      synthesis[f"GDN_{i}"] = _gdn(read, f"g_s.{2 * i + 1}")
   n, m = analysis["Conv_0"]["kernel"].shape[-1], analysis["Conv_3"]["kernel"].shape[-1]
   hyper_synthesis = {"ConvTranspose_0": read.conv("h_s.0", transposed=True),
                      "ConvTranspose_1": read.conv("h_s.2", transposed=True), "Conv_0": read.conv("h_s.4")}
@@ -164,22 +135,10 @@ def convert(arch: str, state: dict[str, np.ndarray], path: str = "checkpoint") -
     last = params["entropy_parameters"]["Conv_2"]
   if arch != "bmshj2018-hyperprior":
     last["kernel"], last["bias"] = _swap_halves(last["kernel"]), _swap_halves(last["bias"])
-  if left := read.left_over():
-    raise CheckpointMismatch(f"{path}: parameters that {arch} does not have: {', '.join(left)}")
+  read.check_all_taken(arch)
   config = model_config(arch, n, m)
-  _check_shapes(config, params, path)
+  check_shapes(config, params, path, f"{config['prior']} with N={n}, M={m}")
   return config, params
-
-
-def _check_shapes(config: dict, params: dict, path: str) -> None:
-  model = build_model(config)
-  expected = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)), train=False))["params"]
-  want = {jax.tree_util.keystr(k): a.shape for k, a in jax.tree_util.tree_leaves_with_path(expected)}
-  got = {jax.tree_util.keystr(k): np.shape(a) for k, a in jax.tree_util.tree_leaves_with_path(params)}
-  wrong = [f"{k} is {got.get(k)}, not {v}" for k, v in want.items() if got.get(k) != v]
-  if wrong:
-    raise CheckpointMismatch(f"{path}: parameter shapes do not fit {config['prior']} with N={config['channels']}, "
-                             f"M={config['latent_channels']}: " + "; ".join(wrong[:3]))
 
 
 def load(arch: str, path: str) -> tuple[dict, dict]:

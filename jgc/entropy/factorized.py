@@ -36,6 +36,8 @@ class FactorizedPrior(nn.Module):
   filters: Sequence[int] = (3, 3, 3)
   init_scale: float = 10.0
   tail_mass: float = 1e-9
+  # The PyTorch HiFiC port's density also gates its last layer (`HyperpriorDensity.cdf_logits`).
+  gate_last: bool = False
 
   def setup(self):
     dims = (1, *self.filters, 1)
@@ -48,7 +50,7 @@ class FactorizedPrior(nn.Module):
           self.param(f"matrix_{i}", nn.initializers.constant(init), (self.channels, dims[i + 1], dims[i])))
       biases.append(
           self.param(f"bias_{i}", _uniform(-0.5, 0.5), (self.channels, dims[i + 1], 1)))
-      if i < len(dims) - 2:
+      if i < len(dims) - 2 or self.gate_last:
         factors.append(
             self.param(f"factor_{i}", nn.initializers.zeros, (self.channels, dims[i + 1], 1)))
     # Flax freezes attributes assigned in setup, so the lists are built first.

@@ -151,26 +151,34 @@ def _conv_valid_bwd(residuals, g):
 conv_valid.defvjp(_conv_valid_fwd, _conv_valid_bwd)
 
 
-def _pads(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> list[tuple[int, int]]:
+Padding = str | tuple[tuple[int, int], tuple[int, int]]
+
+
+def _pads(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Padding) -> list[tuple[int, int]]:
+  """`[(top, bottom), (left, right)]`: explicit padding as it is, a named one resolved."""
+  if not isinstance(padding, str):
+    return [tuple(p) for p in padding]
   return [conv_padding(size, k, s, padding) for size, k, s in zip(x.shape[1:3], kernel.shape[:2], strides, strict=True)]
 
 
-def _space_to_depth_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> jax.Array:
+def _space_to_depth_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Padding) -> jax.Array:
   """A strided convolution as space-to-depth, then a stride-1 convolution."""
   (sh, sw), (kh, kw) = strides, kernel.shape[:2]
   taps_h, taps_w = strided_taps(kh, sh), strided_taps(kw, sw)
   pads = []
-  for size, s, blocks, (before, _) in zip(x.shape[1:3], strides, (len(taps_h), len(taps_w)),
-                                          _pads(x, kernel, strides, padding), strict=True):
-    # Whole blocks, enough that every output reads `blocks` of them.
-    pads.append((before, s * (-(-size // s) + blocks - 1) - size - before))
-  x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+  for size, k, s, blocks, (before, after) in zip(x.shape[1:3], (kh, kw), strides, (len(taps_h), len(taps_w)),
+                                                 _pads(x, kernel, strides, padding), strict=True):
+    outputs = (size + before + after - k) // s + 1
+    # Whole blocks, enough that every output reads `blocks` of them (a negative
+    # side is a crop of pixels no output reads).
+    pads.append((before, s * (outputs + blocks - 1) - size - before, 0))
+  x = jax.lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *pads, (0, 0, 0)))
   k = _gather_taps(kernel, taps_h, taps_w)
   return conv_valid(space_to_depth(x, sh, sw), k.reshape(*k.shape[:2], -1, k.shape[-1]))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def strided_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str) -> jax.Array:
+def strided_conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Padding) -> jax.Array:
   """A strided convolution: the native forward pass and kernel gradient, and the
   space-to-depth form's input gradient."""
   return _native(x, kernel, strides, _pads(x, kernel, strides, padding))
@@ -191,13 +199,14 @@ def _strided_bwd(strides, padding, residuals, g):
 strided_conv.defvjp(_strided_fwd, _strided_bwd)
 
 
-def conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: str = "SAME") -> jax.Array:
-  """What `nn.Conv` computes with `padding` ("SAME" or "TORCH"): on the CPU in the forms above."""
+def conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Padding = "SAME") -> jax.Array:
+  """What `nn.Conv` computes with `padding` ("SAME", "TORCH" or explicit `((top, bottom), (left, right))`
+  zeros): on the CPU in the forms above."""
   pads = _pads(x, kernel, strides, padding)
   if not use_cpu_forms():
     return _native(x, kernel, strides, pads)
   if strides != (1, 1):
-    return strided_conv(x, kernel, strides, padding)
+    return strided_conv(x, kernel, strides, padding if isinstance(padding, str) else tuple(pads))
   return conv_valid(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel)
 
 
@@ -220,13 +229,14 @@ class _Padded(nn.Module):
   features: int
   kernel_size: Sequence[int]
   strides: Sequence[int] = (1, 1)
-  padding: str = "SAME"
+  padding: Padding = "SAME"
   dtype: jnp.dtype = jnp.float32
 
   def parameters(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Flax's kernel and bias (names, shapes, initializers); all three in the compute dtype."""
-    if self.padding not in PADDINGS:
-      raise ValueError(f"{type(self).__name__} supports padding {' or '.join(PADDINGS)}, got {self.padding!r}")
+    if isinstance(self.padding, str) and self.padding not in PADDINGS:
+      raise ValueError(f"{type(self).__name__} supports padding {' or '.join(PADDINGS)} or explicit pairs, "
+                       f"got {self.padding!r}")
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (*self.kernel_size, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
@@ -234,12 +244,24 @@ class _Padded(nn.Module):
 
 
 class Conv(_Padded):
-  """`nn.Conv(features, kernel_size, strides, padding="SAME")`, or PyTorch-aligned with "TORCH"."""
+  """`nn.Conv(features, kernel_size, strides, padding="SAME")`, or PyTorch-aligned with "TORCH".
+
+  `pad_mode="reflect"` mirrors the image into the padding instead of zeros
+  (PyTorch's `ReflectionPad2d`, which the PyTorch HiFiC port uses).
+  """
+
+  pad_mode: str = "constant"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel, bias, x = self.parameters(x)
-    return conv(x, kernel, tuple(self.strides), self.padding) + bias
+    strides, padding = tuple(self.strides), self.padding
+    if self.pad_mode == "reflect":
+      pads = _pads(x, kernel, strides, padding)
+      x, padding = jnp.pad(x, ((0, 0), *pads, (0, 0)), mode="reflect"), ((0, 0), (0, 0))
+    elif self.pad_mode != "constant":
+      raise ValueError(f"Conv supports pad_mode constant or reflect, got {self.pad_mode!r}")
+    return conv(x, kernel, strides, padding) + bias
 
 
 class ConvTranspose(_Padded):

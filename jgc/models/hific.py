@@ -29,6 +29,24 @@ from jgc.models.layers import ChannelNorm
 from jgc.models.padding import crop_to, pad_to_multiple
 
 FACTOR = 16  # E downsamples 4x by 2; z is cropped, so the image needs only this.
+PADDINGS = ("SAME", "REFLECT")
+
+
+def _conv(features: int, kernel: int, stride: int, padding: str, dtype: jnp.dtype) -> Conv:
+  """A conv of E or G padded as TFC pads it ("SAME" zeros), or as the PyTorch port does
+  ("REFLECT": `ReflectionPad2d` by k // 2 around stride-1 convs, and by one row above and
+  one column right of stride-2 ones; its `network/encoder.py`, `network/generator.py`)."""
+  if padding == "SAME":
+    return Conv(features, (kernel, kernel), (stride, stride), padding="SAME", dtype=dtype)
+  if padding == "REFLECT":
+    return Conv(features, (kernel, kernel), (stride, stride), padding=((1, 0), (0, 1)) if stride == 2 else "TORCH",
+                pad_mode="reflect", dtype=dtype)
+  raise ValueError(f"HiFiC padding is one of {PADDINGS}, got {padding!r}")
+
+
+def hyper_padding(padding: str) -> str:
+  """The hyper transforms' padding: the PyTorch port's are PyTorch-aligned (`network/hyper.py`)."""
+  return "TORCH" if padding == "REFLECT" else "SAME"
 
 
 class Encoder(nn.Module):
@@ -37,26 +55,27 @@ class Encoder(nn.Module):
   channels: Sequence[int] = (60, 120, 240, 480, 960)
   latent_channels: int = 220
   dtype: jnp.dtype = jnp.float32  # of the convolutions; the latent is float32
+  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, c in enumerate(self.channels):
-      x = Conv(c, (7, 7) if i == 0 else (3, 3), (1, 1) if i == 0 else (2, 2), padding="SAME",
-               dtype=self.dtype)(x)
+      x = _conv(c, 7 if i == 0 else 3, 1 if i == 0 else 2, self.padding, self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
-    return Conv(self.latent_channels, (3, 3), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
+    return _conv(self.latent_channels, 3, 1, self.padding, self.dtype)(x).astype(jnp.float32)
 
 
 class ResidualBlock(nn.Module):
   """conv, ChannelNorm, ReLU, conv, ChannelNorm, plus the input (TFC `archs.py::ResidualBlock`)."""
 
   dtype: jnp.dtype = jnp.float32
+  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     c = x.shape[-1]
-    h = nn.relu(ChannelNorm()(Conv(c, (3, 3), padding="SAME", dtype=self.dtype)(x)))
-    h = ChannelNorm()(Conv(c, (3, 3), padding="SAME", dtype=self.dtype)(h))
+    h = nn.relu(ChannelNorm()(_conv(c, 3, 1, self.padding, self.dtype)(x)))
+    h = ChannelNorm()(_conv(c, 3, 1, self.padding, self.dtype)(h))
     return x + h
 
 
@@ -71,19 +90,22 @@ class Generator(nn.Module):
   channels: Sequence[int] = (960, 480, 240, 120, 60)
   num_residual_blocks: int = 9
   dtype: jnp.dtype = jnp.float32  # of the convolutions; the image is float32
+  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     head = ChannelNorm()(y)
-    head = ChannelNorm()(Conv(self.channels[0], (3, 3), padding="SAME", dtype=self.dtype)(head))
+    head = ChannelNorm()(_conv(self.channels[0], 3, 1, self.padding, self.dtype)(head))
     x = head
     for _ in range(self.num_residual_blocks):
-      x = ResidualBlock(self.dtype)(x)
+      x = ResidualBlock(self.dtype, self.padding)(x)
     x = x + head
+    # The port's transposed convs pad as PyTorch does (padding 1, output_padding 1).
+    upsample = "TORCH" if self.padding == "REFLECT" else "SAME"
     for c in self.channels[1:]:
-      x = ConvTranspose(c, (3, 3), (2, 2), padding="SAME", dtype=self.dtype)(x)
+      x = ConvTranspose(c, (3, 3), (2, 2), padding=upsample, dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
-    return Conv(3, (7, 7), padding="SAME", dtype=self.dtype)(x).astype(jnp.float32)
+    return _conv(3, 7, 1, self.padding, self.dtype)(x).astype(jnp.float32)
 
 
 class MeanScaleHyperprior(nn.Module):
@@ -98,13 +120,18 @@ class MeanScaleHyperprior(nn.Module):
 
   latent_channels: int = 220
   hyper_channels: int = 320
+  padding: str = "SAME"
+  prior_gate_last: bool = False
 
   def setup(self):
-    self.analysis = HyperAnalysis(self.hyper_channels)
+    # The PyTorch port reflects around its strided hyper-analysis convs (`network/hyper.py`).
+    padding = hyper_padding(self.padding)
+    self.analysis = HyperAnalysis(self.hyper_channels, padding=padding,
+                                  strided_pad_mode="reflect" if self.padding == "REFLECT" else "constant")
     widths = (self.hyper_channels, self.hyper_channels)
-    self.mean_synthesis = HyperSynthesis(widths, self.latent_channels)
-    self.scale_synthesis = HyperSynthesis(widths, self.latent_channels)
-    self.z_prior = FactorizedPrior(self.hyper_channels)
+    self.mean_synthesis = HyperSynthesis(widths, self.latent_channels, padding=padding)
+    self.scale_synthesis = HyperSynthesis(widths, self.latent_channels, padding=padding)
+    self.z_prior = FactorizedPrior(self.hyper_channels, gate_last=self.prior_gate_last)
 
   def mean_scale(self, z_hat: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
     """Means and scales of y from the quantized hyper-latent, cropped to y's size."""
@@ -141,25 +168,39 @@ class HiFiC(nn.Module):
   hyper_channels: int = 320
   num_residual_blocks: int = 9
   dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions; P always runs in float32
+  # "SAME" (TFC's zeros) or "REFLECT" (the PyTorch port's); see `_conv`.
+  padding: str = "SAME"
+  # The PyTorch port's factorized density gates its last layer too.
+  prior_gate_last: bool = False
+  # The PyTorch port's `normalize_input_image` (its published low and high rate
+  # models): E reads 2x - 1, and G's output goes through tanh back to [0, 1].
+  signed_images: bool = False
 
   def setup(self):
-    self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype)
-    self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype)
-    self.hyperprior = MeanScaleHyperprior(self.latent_channels, self.hyper_channels)
+    if self.padding not in PADDINGS:
+      raise ValueError(f"HiFiC padding is one of {PADDINGS}, got {self.padding!r}")
+    self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype, self.padding)
+    self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype, self.padding)
+    self.hyperprior = MeanScaleHyperprior(self.latent_channels, self.hyper_channels, self.padding,
+                                          self.prior_gate_last)
+
+  def _encode(self, x: jax.Array) -> jax.Array:
+    return self.encoder(pad_to_multiple(2.0 * x - 1.0 if self.signed_images else x, FACTOR))
+
+  def _generate(self, y_hat: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
+    x_hat = self.generator(y_hat)
+    return crop_to((jnp.tanh(x_hat) + 1.0) / 2.0 if self.signed_images else x_hat, *image_hw)
 
   def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:
-    h, w = x.shape[1:3]
-    y = self.encoder(pad_to_multiple(x, FACTOR))
-    y_hat, aux = self.hyperprior(y, train=train)
-    x_hat = crop_to(self.generator(y_hat), h, w)
-    return x_hat, aux
+    y_hat, aux = self.hyperprior(self._encode(x), train=train)
+    return self._generate(y_hat, x.shape[1:3]), aux
 
   # Coding helpers: exactly what the range coder needs, so jgc.codec never
   # reaches inside the model.
 
   def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""
-    y = self.encoder(pad_to_multiple(x, FACTOR))
+    y = self._encode(x)
     z = self.hyperprior.analysis(y)
     return y, symbols(z, self.hyperprior.z_prior.medians())
 
@@ -171,4 +212,4 @@ class HiFiC(nn.Module):
 
   def decode_latents(self, y_symbols: jax.Array, mean: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
     """The reconstruction in [0, 1] from y's symbols and the means they were coded around."""
-    return jnp.clip(crop_to(self.generator(dequantize(y_symbols, mean)), *image_hw), 0.0, 1.0)
+    return jnp.clip(self._generate(dequantize(y_symbols, mean), image_hw), 0.0, 1.0)

@@ -30,13 +30,14 @@ class HyperAnalysis(nn.Module):
   activation: str = "relu"
   negative_slope: float = 0.2
   padding: str = "SAME"
+  strided_pad_mode: str = "constant"  # "reflect" in the PyTorch HiFiC port
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     act = activation(self.activation, self.negative_slope)
     z = act(Conv(self.channels, (3, 3), padding=self.padding)(y))
-    z = act(Conv(self.channels, (5, 5), (2, 2), padding=self.padding)(z))
-    return Conv(self.channels, (5, 5), (2, 2), padding=self.padding)(z)
+    z = act(Conv(self.channels, (5, 5), (2, 2), padding=self.padding, pad_mode=self.strided_pad_mode)(z))
+    return Conv(self.channels, (5, 5), (2, 2), padding=self.padding, pad_mode=self.strided_pad_mode)(z)
 
 
 class HyperSynthesis(nn.Module):

@@ -1,0 +1,71 @@
+"""What the importers of PyTorch checkpoints share: layouts, a reader that
+accounts for every parameter, and a shape check against jgc's model.
+
+PyTorch stores conv kernels `(O, I, kh, kw)` and transposed-conv kernels
+`(I, O, kh, kw)`; Flax's are `(kh, kw, I, O)`, and its transposed convolution
+does not flip the kernel in space where PyTorch's (the adjoint of its
+convolution) does.
+"""
+
+import re
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jgc.models import build_model
+
+
+class CheckpointMismatch(ValueError):
+  """The checkpoint is not the named architecture, or has parameters jgc does not map."""
+
+
+def conv_kernel(w: np.ndarray) -> np.ndarray:
+  return w.transpose(2, 3, 1, 0)
+
+
+def deconv_kernel(w: np.ndarray) -> np.ndarray:
+  return w.transpose(2, 3, 0, 1)[::-1, ::-1]
+
+
+class Reader:
+  """Takes parameters out of a state_dict by name; what is never taken (nor `ignored`) is reported."""
+
+  def __init__(self, state: dict[str, np.ndarray], path: str, ignored: Callable[[str], bool]):
+    self._state, self._path, self._ignored, self._taken = state, path, ignored, set()
+
+  def has(self, key: str) -> bool:
+    return key in self._state
+
+  def __call__(self, key: str, hint: str = "is it the architecture named?") -> np.ndarray:
+    if key not in self._state:
+      raise CheckpointMismatch(f"{self._path}: no parameter {key!r}; {hint}")
+    self._taken.add(key)
+    return self._state[key].astype(np.float32)
+
+  def conv(self, prefix: str, transposed: bool = False) -> dict:
+    kernel = (deconv_kernel if transposed else conv_kernel)(self(f"{prefix}.weight"))
+    return {"kernel": kernel, "bias": self(f"{prefix}.bias")}
+
+  def check_all_taken(self, what: str) -> None:
+    left = sorted(k for k in self._state if k not in self._taken and not self._ignored(k))
+    if left:
+      raise CheckpointMismatch(f"{self._path}: parameters that {what} does not have: {', '.join(left)}")
+
+
+def strip_prefix(key: str) -> str:
+  """A state_dict key without DataParallel's "module." prefix."""
+  return re.sub(r"^module\.", "", key)
+
+
+def check_shapes(config: dict, params: dict, path: str, what: str, image_hw: tuple[int, int] = (64, 64)) -> None:
+  """Refuses `params` unless every leaf has the shape jgc's model of `config` gives it."""
+  model = build_model(config)
+  expected = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *image_hw, 3)), train=False))
+  want = {jax.tree_util.keystr(k): a.shape for k, a in jax.tree_util.tree_leaves_with_path(expected["params"])}
+  got = {jax.tree_util.keystr(k): np.shape(a) for k, a in jax.tree_util.tree_leaves_with_path(params)}
+  wrong = [f"{k} is {got.get(k)}, not {v}" for k, v in want.items() if got.get(k) != v]
+  wrong += [f"{k} is not in the model" for k in got if k not in want]
+  if wrong:
+    raise CheckpointMismatch(f"{path}: parameter shapes do not fit {what}: " + "; ".join(wrong[:3]))
