@@ -56,7 +56,7 @@ def test_every_config_trains_its_tiny_variant(tmp_path, samples, name, arg):
 def test_resume_after_sigkill_continues_the_same_run(tmp_path, samples):
   killed, straight = tmp_path / "killed", tmp_path / "straight"
   steps = 40
-  cmd = [sys.executable, "-m", "jgc.main", "--config=configs/hific.py:stage1,tiny", f"--workdir={killed}",
+  cmd = [sys.executable, "-m", "jgc.main", "--config=configs/bmshj2018.py:tiny", f"--workdir={killed}",
          f"--config.num_steps={steps}", "--config.checkpoint_every_steps=2", "--config.log_every_steps=1"]
   proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
   deadline = time.monotonic() + 240
@@ -69,7 +69,7 @@ def test_resume_after_sigkill_continues_the_same_run(tmp_path, samples):
   done = sorted(int(d) for d in os.listdir(killed / "checkpoints") if d.isdigit())
   assert done[-1] < steps, "the run finished before it was killed"
 
-  c = config("hific", "stage1,tiny", num_steps=steps, checkpoint_every_steps=2, log_every_steps=1)
+  c = config("bmshj2018", "tiny", num_steps=steps, checkpoint_every_steps=2, log_every_steps=1)
   resumed = train.train(c, str(killed), source=samples)
   reference = train.train(c, str(straight), source=samples)
   assert int(resumed.step) == int(reference.step) == steps
@@ -81,7 +81,7 @@ def test_sigterm_saves_the_current_step_and_the_rerun_continues_the_same_run(tmp
   stopped, straight = tmp_path / "stopped", tmp_path / "straight"
   steps = 40
   # No scheduled checkpoint before the end: whatever is saved is the preemption's.
-  cmd = [sys.executable, "-m", "jgc.main", "--config=configs/hific.py:stage1,tiny", f"--workdir={stopped}",
+  cmd = [sys.executable, "-m", "jgc.main", "--config=configs/bmshj2018.py:tiny", f"--workdir={stopped}",
          f"--config.num_steps={steps}", f"--config.checkpoint_every_steps={steps}", "--config.log_every_steps=1"]
   proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   deadline = time.monotonic() + 240
@@ -98,7 +98,7 @@ def test_sigterm_saves_the_current_step_and_the_rerun_continues_the_same_run(tmp
   assert len(saved) == 1 and 3 <= saved[0] < steps, saved
   assert f"preempted: saved step {saved[0]}" in rest
 
-  c = config("hific", "stage1,tiny", num_steps=steps, checkpoint_every_steps=steps, log_every_steps=1)
+  c = config("bmshj2018", "tiny", num_steps=steps, checkpoint_every_steps=steps, log_every_steps=1)
   resumed = train.train(c, str(stopped), source=samples)
   reference = train.train(c, str(straight), source=samples)
   assert int(resumed.step) == int(reference.step) == steps
@@ -208,7 +208,7 @@ TWO_PROCESSES = textwrap.dedent("""
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2, process_id=int(sys.argv[2]))
     from jgc import defaults, train
-    c = defaults.sibling("configs/hific.py", "hific").get_config("tiny")
+    c = defaults.sibling("configs/bmshj2018.py", "bmshj2018").get_config("tiny")
     c.update(num_steps=3, log_every_steps=1, checkpoint_every_steps=3)
     state = train.train(c, sys.argv[3])
     total = sum(float(np.abs(np.asarray(p)).sum()) for p in jax.tree.leaves(state.params))
@@ -243,7 +243,7 @@ def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
   saved = os.listdir(tmp_path / "checkpoints" / "3" / "data")
   assert {"process_0-of-2.json", "process_1-of-2.json"} <= set(saved)
   # The same global batch in one process gives the same state.
-  trainer = train.build_trainer(config("hific", "tiny"))
+  trainer = train.build_trainer(config("bmshj2018", "tiny"))
   batch = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
   single, _ = jax.jit(trainer.step)(trainer.init(jax.random.key(0), batch[:1]), jnp.asarray(batch))
   two = np.load(tmp_path / "step.npz")
@@ -254,6 +254,6 @@ def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
     scale = np.max(np.abs(expected), initial=0.0)
     assert np.max(np.abs(two[f"arr_{i}"] - expected), initial=0.0) <= 1e-4 * scale + 1e-7, i
   # One host picks the run up: the state restores, the input restarts from the seed.
-  c = config("hific", "tiny", num_steps=4, checkpoint_every_steps=4)
+  c = config("bmshj2018", "tiny", num_steps=4, checkpoint_every_steps=4)
   state = train.train(c, str(tmp_path), source=samples)
   assert int(state.step) == 4 and int(state.bad_step) == -1
