@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jgc import entropy
-from jgc.codec import IndexedCoder, factorized_tables, gaussian_tables
+from jgc.codec import IndexedCoder, factorized_tables, scale_tables
 
 
 def _best_of(fn, repeats):
@@ -41,7 +41,7 @@ def main(repeats: int = 7) -> dict:
   variables = prior.init({"params": jax.random.key(0)}, jnp.zeros((1, 1, 1, 320)), train=False)
 
   t = time.perf_counter()
-  coders = {"y": IndexedCoder(gaussian_tables()), "z": IndexedCoder(factorized_tables(prior, variables))}
+  coders = {"y": IndexedCoder(scale_tables()), "z": IndexedCoder(factorized_tables(prior, variables))}
   table_s = time.perf_counter() - t
 
   # z drawn from the prior's own tables, as a calibrated model's would be.

@@ -11,9 +11,8 @@ initial value: ChannelNorm's unit scales, the density's zero gates), and saves
 a checkpoint laid out as the port's `utils.save_model` lays it out (the model's
 state_dict under "model_state_dict" with Discriminator and LPIPS entries an
 importer must skip, an optimizer's state, the run's arguments) as
-tests/data/hific_pytorch/hific.pt. Records in hific.npz, in eval mode, for
-`image()`, which it reads as the published low and high rate models do, in
-[-1, 1]: y, z, the means and scales, y rounded around its means, the
+tests/data/hific_pytorch/NAME.pt, for each of `VARIANTS`. Records in
+NAME.npz, in eval mode, for `image()`: y, z, the means and scales, y rounded around its means, the
 reconstruction in [0, 1] before clipping, the likelihoods of y and z, and the port's
 bits for y and z (which it counts as `-log2(likelihood + 1e-9)`).
 """
@@ -52,18 +51,24 @@ def _port(checkout: str) -> str:
   return root
 
 
-def main() -> None:
-  sys.path.insert(0, _port(sys.argv[1]))
+# name: (normalize_input_image, likelihood_type), as the port's published HIFIC-low and
+# HIFIC-high (images in [-1, 1], Gaussian) and HIFIC-med (images in [0, 1], logistic) were trained.
+VARIANTS = {"hific": (True, "gaussian"), "hific-logistic": (False, "logistic")}
+
+
+def record(name: str, seed: int) -> None:
   import torch  # noqa: PLC0415  (only the compressai-torch extra has torch)
   from src import hyperprior  # noqa: PLC0415
   from src.network import encoder, generator  # noqa: PLC0415
 
-  torch.manual_seed(0)
+  normalize, likelihood_type = VARIANTS[name]
+  torch.manual_seed(seed)
   modules = {"Encoder": encoder.Encoder((3, 64, 64), 1, C=LATENT),
              "Generator": generator.Generator((LATENT, 4, 4), 1, C=LATENT, n_residual_blocks=BLOCKS),
-             "Hyperprior": hyperprior.Hyperprior(bottleneck_capacity=LATENT, hyperlatent_filters=HYPER)}
-  # As the port's published low and high rate models: images in [-1, 1] (`normalize_input_image`).
-  x = torch.from_numpy(image().astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+             "Hyperprior": hyperprior.Hyperprior(bottleneck_capacity=LATENT, hyperlatent_filters=HYPER,
+                                                 likelihood_type=likelihood_type)}
+  pixels = image().astype(np.float32) / 255.0
+  x = torch.from_numpy(2.0 * pixels - 1.0 if normalize else pixels).permute(2, 0, 1)[None]
   with torch.no_grad():
     for m in modules.values():
       m.eval()
@@ -86,25 +91,32 @@ def main() -> None:
     scale = torch.clamp(h.synthesis_std(z_hat), min=hyperprior.MIN_SCALE)
     y_likelihoods = h.latent_likelihood(info.decoded, mean=mean, scale=scale)
     z_likelihoods = h.hyperlatent_likelihood(z_hat)
-    x_hat = (torch.tanh(modules["Generator"](info.decoded)) + 1.0) / 2.0
+    x_hat = modules["Generator"](info.decoded)
+    x_hat = (torch.tanh(x_hat) + 1.0) / 2.0 if normalize else x_hat
   state = {f"{name}.{k}": v for name, m in modules.items() for k, v in m.state_dict().items()}
   state["Discriminator.conv1.weight"] = torch.zeros(4, 3, 3, 3)
   state["perceptual_loss.net.lin0.model.1.weight"] = torch.zeros(1, 4, 1, 1)
   os.makedirs(DATA, exist_ok=True)
   args = {"latent_channels": LATENT, "n_residual_blocks": BLOCKS, "model_mode": "evaluation",
-          "normalize_input_image": True, "likelihood_type": "gaussian", "sample_noise": False,
+          "normalize_input_image": normalize, "likelihood_type": likelihood_type, "sample_noise": False,
           "use_latent_mixture_model": False, "use_channel_norm": True,
           "image_dims": (3, 64, 64), "lambda_A_map": {"low": 2.0**1}, "n_steps": 1e6}
   optimizer = torch.optim.Adam(modules["Encoder"].parameters())
   torch.save({"model_state_dict": state, "compression_optimizer_state_dict": optimizer.state_dict(), "args": args,
-              "epoch": 3, "steps": 10}, os.path.join(DATA, "hific.pt"))
+              "epoch": 3, "steps": 10}, os.path.join(DATA, f"{name}.pt"))
   nhwc = lambda t: t.permute(0, 2, 3, 1).numpy()  # noqa: E731
-  pixels = x.shape[2] * x.shape[3]
+  area = x.shape[2] * x.shape[3]
   np.savez_compressed(
-      os.path.join(DATA, "hific.npz"), y=nhwc(y), z=nhwc(z), mean=nhwc(mean), scale=nhwc(scale),
+      os.path.join(DATA, f"{name}.npz"), y=nhwc(y), z=nhwc(z), mean=nhwc(mean), scale=nhwc(scale),
       y_hat=nhwc(info.decoded), x_hat=nhwc(x_hat), y_likelihoods=nhwc(y_likelihoods),
-      z_likelihoods=nhwc(z_likelihoods), y_bits=np.array(info.latent_qbpp.item() * pixels),
-      z_bits=np.array(info.hyperlatent_qbpp.item() * pixels))
+      z_likelihoods=nhwc(z_likelihoods), y_bits=np.array(info.latent_qbpp.item() * area),
+      z_bits=np.array(info.hyperlatent_qbpp.item() * area))
+
+
+def main() -> None:
+  sys.path.insert(0, _port(sys.argv[1]))
+  for seed, name in enumerate(VARIANTS):
+    record(name, seed)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jgc import entropy
-from jgc.codec import IndexedCoder, StreamError, factorized_tables, gaussian_tables
+from jgc.codec import IndexedCoder, StreamError, factorized_tables, scale_tables
 
-GAUSS = IndexedCoder(gaussian_tables())
+GAUSS = IndexedCoder(scale_tables())
 
 
 def _gaussian_latent(shape, seed=0, sigma_max=20.0):
@@ -92,7 +92,7 @@ def test_factorized_coding_with_tables_from_the_model():
 
 
 def test_ideal_bits_agree_with_table_probabilities():
-  t = gaussian_tables()
+  t = scale_tables()
   idx = np.array([0, 10, 63])
   y = np.array([0, 1, -5])
   want = -sum(np.log2(t.pmf(i)[v - t.offsets[i]] / 2**t.precision) for i, v in zip(idx, y, strict=True))

@@ -6,7 +6,7 @@ import os
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hific_pytorch_reference import BLOCKS, DATA, ENCODER, GENERATOR, HYPER, LATENT, image
+from hific_pytorch_reference import BLOCKS, DATA, ENCODER, GENERATOR, HYPER, LATENT, VARIANTS, image
 from PIL import Image
 
 from jgc import torch_files
@@ -14,29 +14,34 @@ from jgc.codec import bundle as bundles
 from jgc.codec import cli, container
 from jgc.codec import import_hific_pytorch as ih
 from jgc.codec.compressor import Codec
-from jgc.entropy import gaussian_likelihood
+from jgc.entropy import DISTRIBUTIONS
 from jgc.models import build_model
 
 CHECKPOINT = os.path.join(DATA, "hific.pt")
+
+
+def checkpoint(variant: str) -> str:
+  return os.path.join(DATA, f"{variant}.pt")
 
 
 def relative(a, b) -> float:
   return float(np.abs(np.asarray(a, np.float64) - b).max() / np.abs(b).max())
 
 
-def test_widths_latents_reconstruction_and_rates_equal_the_ports():
-  config, params = ih.load(CHECKPOINT)
-  assert config["signed_images"]  # the recorded run normalized its images to [-1, 1]
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_widths_latents_reconstruction_and_rates_equal_the_ports(variant):
+  config, params = ih.load(checkpoint(variant))
+  assert (config["signed_images"], config["likelihood"]) == VARIANTS[variant]
   assert (config["encoder_channels"], config["generator_channels"]) == (list(ENCODER), list(GENERATOR))
   assert (config["latent_channels"], config["hyper_channels"], config["num_residual_blocks"]) == (LATENT, HYPER, BLOCKS)
-  ref = dict(np.load(os.path.join(DATA, "hific.npz")))
+  ref = dict(np.load(os.path.join(DATA, f"{variant}.npz")))
   x = jnp.asarray(image(), jnp.float32)[None] / 255.0
   x_hat, aux = build_model(config).apply({"params": params}, x, train=False)
   for key, got in (("y", aux["latents"]["y"]), ("z", aux["latents"]["z"]), ("mean", aux["mean"]),
                    ("y_hat", aux["quantized"]["y"]), ("x_hat", x_hat)):
     assert relative(got, ref[key]) < 1e-5, key
   np.testing.assert_allclose(np.maximum(aux["scale"], 0.11), ref["scale"], rtol=1e-5)
-  likelihoods = {"y": gaussian_likelihood(aux["quantized"]["y"], aux["mean"], aux["scale"]),
+  likelihoods = {"y": DISTRIBUTIONS[config["likelihood"]](aux["quantized"]["y"], aux["mean"], aux["scale"]),
                  "z": build_model(config).apply({"params": params}, aux["quantized"]["z"],
                                                 method=lambda m, z: m.hyperprior.z_prior.likelihood(z))}
   for k in ("y", "z"):
@@ -48,19 +53,28 @@ def test_widths_latents_reconstruction_and_rates_equal_the_ports():
                                rtol=1e-4)
 
 
-def test_cli_imports_and_files_decode_to_the_models_reconstruction(tmp_path):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cli_imports_and_files_decode_to_the_models_reconstruction(tmp_path, variant):
   model = tmp_path / "hific.jgcm"
-  assert cli.main(["import", "hific-pytorch", CHECKPOINT, "-o", str(model)]) == 0
+  assert cli.main(["import", "hific-pytorch", checkpoint(variant), "-o", str(model)]) == 0
   bundle = bundles.load(str(model))
   assert bundle.model_config["padding"] == "REFLECT"
   codec = Codec(bundle)
   data, _ = codec.compress(image())
   decoded = codec.decompress(data)[0]
-  config, params = ih.load(CHECKPOINT)
-  x_hat, aux = build_model(config).apply({"params": params}, jnp.asarray(image(), jnp.float32)[None] / 255.0,
-                                         train=False)
-  want = np.round(np.clip(np.asarray(x_hat[0]), 0, 1) * 255)
-  assert np.abs(decoded.astype(np.int32) - want).max() <= 1
+  config, params = ih.load(checkpoint(variant))
+  net, x = build_model(config), jnp.asarray(image(), jnp.float32)[None] / 255.0
+  _, aux = net.apply({"params": params}, x, train=False)
+  # The file holds y rounded around the coder's exact fixed-point means, within 2^-10 of the
+  # float model's: only latents that close to a rounding boundary round the other way...
+  y, z_symbols = codec._encode(codec._variables, x)
+  mean, _ = codec._side_info(np.asarray(z_symbols), y.shape[1:3])
+  symbols = np.round(np.asarray(y) - mean).astype(np.int32)
+  assert np.abs(mean - aux["mean"]).max() < 2.0**-8
+  assert (symbols != np.round(np.asarray(y) - aux["mean"])).mean() < 0.01
+  # ...and the decoded image is the model's reconstruction from those symbols.
+  want = net.apply({"params": params}, symbols, mean, image().shape[:2], method="decode_latents")
+  assert np.abs(decoded.astype(np.int32) - np.round(np.asarray(want[0]) * 255)).max() <= 1
   estimated = float(aux["bits_rounded"]["y"][0] + aux["bits_rounded"]["z"][0])
   payload_bits = 8 * (len(data) - container.header_size(data, 2))
   assert abs(payload_bits - estimated) < 0.05 * estimated, (payload_bits, estimated)
@@ -71,12 +85,11 @@ def test_cli_imports_and_files_decode_to_the_models_reconstruction(tmp_path):
 
 
 def test_checkpoints_that_do_not_fit_are_refused_by_name(tmp_path):
-  checkpoint = torch_files.load(CHECKPOINT)
-  state = checkpoint["model_state_dict"]
-  with pytest.raises(ih.CheckpointMismatch, match="likelihood_type='logistic'.*HIFIC-med"):
-    ih.convert(state, {**checkpoint["args"], "likelihood_type": "logistic"})
-  with pytest.raises(ih.CheckpointMismatch, match="sample_noise=True"):
-    ih.convert(state, {**checkpoint["args"], "sample_noise": True})
+  saved = torch_files.load(CHECKPOINT)
+  state = saved["model_state_dict"]
+  for name in ("sample_noise", "use_latent_mixture_model"):
+    with pytest.raises(ih.CheckpointMismatch, match=f"{name}=True"):
+      ih.convert(state, {**saved["args"], name: True})
   assert not ih.convert(state)[0]["signed_images"]  # a bare state_dict: the port's defaults
   instance_norm = {k.replace(".2.gamma", ".2.weight"): v for k, v in state.items()}
   with pytest.raises(ih.CheckpointMismatch, match=r"no parameter 'Encoder.conv_block1.2.gamma'.*ChannelNorm"):

@@ -9,10 +9,10 @@ import pytest
 from model_helpers import NARROW, image, init
 
 from jgc import entropy
-from jgc.codec import CdfTables, IndexedCoder, factorized_tables, gaussian_tables
+from jgc.codec import CdfTables, IndexedCoder, factorized_tables, scale_tables
 from jgc.models import GC, VAEGAN, HiFiC, HyperpriorCodec
 
-GAUSS = IndexedCoder(gaussian_tables())
+GAUSS = IndexedCoder(scale_tables())
 
 
 def _channel_indices(symbols):

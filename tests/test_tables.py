@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jgc.codec import CdfTables, TableError, factorized_tables, gaussian_tables
+from jgc.codec import CdfTables, TableError, factorized_tables, scale_tables
 from jgc.codec.tables import quantize_pmf
-from jgc.entropy import SCALE_TABLE, FactorizedPrior, gaussian_likelihood
+from jgc.entropy import DISTRIBUTIONS, SCALE_TABLE, FactorizedPrior
 
 
 def _assert_valid(t: CdfTables):
@@ -35,23 +35,26 @@ def test_quantize_pmf_rejects_what_cannot_be_a_table():
     quantize_pmf(np.array([np.nan, 1.0]), 16)
 
 
-def test_gaussian_tables_are_valid_and_match_the_jax_likelihood():
-  t = gaussian_tables()
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_scale_tables_are_valid_and_match_the_jax_likelihood(distribution):
+  t = scale_tables(distribution)
   assert t.num_tables == 64 and t.precision >= 16
   _assert_valid(t)
   for i in (0, 20, 40, 63):
     s = SCALE_TABLE[i]
     values = np.arange(t.offsets[i], t.offsets[i] + t.sizes[i] - 1)
-    p_model = np.asarray(gaussian_likelihood(jnp.asarray(values, jnp.float32), 0.0, jnp.float32(s)))
+    p_model = np.asarray(DISTRIBUTIONS[distribution](jnp.asarray(values, jnp.float32), 0.0, jnp.float32(s)))
     p_table = t.pmf(i)[:-1] / 2**t.precision
     np.testing.assert_allclose(p_table, p_model, atol=(t.sizes[i] + 1) / 2**t.precision + 1e-6)
   # Tables widen with the scale and stay symmetric.
   assert np.all(np.diff(t.sizes) >= 0)
   np.testing.assert_array_equal(t.offsets, -(t.sizes - 2) // 2)
+  with pytest.raises(ValueError, match="unknown distribution 'laplace'"):
+    scale_tables("laplace")
 
 
 def test_tables_survive_a_round_trip_through_arrays():
-  t = gaussian_tables()
+  t = scale_tables()
   u = CdfTables.from_arrays({k: np.array(v) for k, v in t.to_arrays().items()})
   np.testing.assert_array_equal(t.cdf, u.cdf)
   np.testing.assert_array_equal(t.offsets, u.offsets)
@@ -69,7 +72,7 @@ def test_tables_survive_a_round_trip_through_arrays():
     ],
 )
 def test_corrupt_tables_are_refused_with_a_reason(corrupt, message):
-  arrays = {k: np.array(v) for k, v in gaussian_tables().to_arrays().items()}
+  arrays = {k: np.array(v) for k, v in scale_tables().to_arrays().items()}
   corrupt(arrays)
   with pytest.raises(TableError, match=message):
     CdfTables.from_arrays(arrays)

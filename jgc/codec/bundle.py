@@ -21,7 +21,7 @@ import numpy as np
 from flax import serialization
 
 from jgc import checkpoints, paths
-from jgc.codec.tables import CdfTables, factorized_tables, gaussian_tables
+from jgc.codec.tables import CdfTables, factorized_tables, scale_tables
 from jgc.entropy import FactorizedPrior
 from jgc.entropy.gaussian import SNAP_BOUNDARIES
 from jgc.models import build_model
@@ -78,11 +78,12 @@ def _tables(model_config: dict, params) -> dict[str, CdfTables]:
   prior_params = {"hific": lambda p: p["hyperprior"]["z_prior"], "hyperprior": lambda p: p["z_prior"],
                   "vaegan": lambda p: p["prior"]}[name](params)
   prior = FactorizedPrior(np.shape(prior_params["quantiles"])[0],
-                         tuple(model_config.get("prior_filters", FactorizedPrior.filters)))
+                         tuple(model_config.get("prior_filters", FactorizedPrior.filters)),
+                         gate_last=model_config.get("prior_gate_last", False))
   factorized = factorized_tables(prior, {"params": prior_params})
   if name == "vaegan":
     return {"y": factorized}
-  return {"z": factorized, "y": gaussian_tables()}
+  return {"z": factorized, "y": scale_tables(model_config.get("likelihood", "gaussian"))}
 
 
 def build(model_config: dict, params, boundaries: np.ndarray = SNAP_BOUNDARIES) -> bytes:

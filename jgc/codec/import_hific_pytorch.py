@@ -21,10 +21,11 @@ computes in eval mode (its `network/encoder.py`, `network/generator.py`,
   carry 0 as their middle value and the tails where the density's CDF reaches
   jgc's tail mass;
 - a run with `normalize_input_image` (the published low and high rate
-  models) reads images in [-1, 1] and ends G in tanh: `signed_images`.
-Runs with logistic likelihoods (the published medium rate model), sampled
-noise in G, the mixture (DLMM) hyperprior or InstanceNorm are refused by
-name. Images whose sides are not multiples of 64 code correctly but not
+  models) reads images in [-1, 1] and ends G in tanh: `signed_images`;
+- a run with `likelihood_type="logistic"` (the published medium rate model)
+  models y as logistic: `likelihood="logistic"`, with its own coding tables.
+Runs with sampled noise in G, the mixture (DLMM) hyperprior or InstanceNorm
+are refused by name. Images whose sides are not multiples of 64 code correctly but not
 bit-for-bit as the port's: the port reflect-pads y to a multiple of 4 before
 the hyper-analysis, where jgc pads by the convolutions' rule and crops.
 """
@@ -46,8 +47,9 @@ _NOT_STANDARD = "is it the port's HiFiC with ChannelNorm, no sampled noise and t
 
 
 # The port's arguments that change what its model computes, and the values jgc supports.
-_SUPPORTED_ARGS = {"likelihood_type": ("gaussian",), "sample_noise": (False,), "use_latent_mixture_model": (False,),
-                   "use_channel_norm": (True,), "normalize_input_image": (False, True)}
+_SUPPORTED_ARGS = {"likelihood_type": ("gaussian", "logistic"), "sample_noise": (False,),
+                   "use_latent_mixture_model": (False,), "use_channel_norm": (True,),
+                   "normalize_input_image": (False, True)}
 
 
 def _checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
@@ -62,14 +64,13 @@ def _checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
   return {strip_prefix(k): np.asarray(v) for k, v in obj.items() if isinstance(v, np.ndarray)}, args
 
 
-def _signed_images(args: Mapping, path: str) -> bool:
-  """Whether the model reads images in [-1, 1]; refuses arguments jgc's HiFiC cannot reproduce."""
+def _fields(args: Mapping, path: str) -> dict:
+  """The config fields the run's arguments set; refuses arguments jgc's HiFiC cannot reproduce."""
   for name, supported in _SUPPORTED_ARGS.items():
     if name in args and args[name] not in supported:
-      hint = " (the port's HIFIC-med uses logistic likelihoods)" if name == "likelihood_type" else ""
-      raise CheckpointMismatch(f"{path}: trained with {name}={args[name]!r}; jgc imports only {name} in "
-                               f"{supported}{hint}")
-  return bool(args.get("normalize_input_image", False))
+      raise CheckpointMismatch(f"{path}: trained with {name}={args[name]!r}; jgc imports only {name} in {supported}")
+  return {"signed_images": bool(args.get("normalize_input_image", False)),
+          "likelihood": args.get("likelihood_type", "gaussian")}
 
 
 def _norm(read: Reader, prefix: str) -> dict:
@@ -102,7 +103,7 @@ def tail_quantiles(density: list[tuple[np.ndarray, np.ndarray, np.ndarray]], tai
 
 def convert(state: dict[str, np.ndarray], args: Mapping | None = None, path: str = "checkpoint") -> tuple[dict, dict]:
   """`(model config, params)` of the port's HiFiC from its model's state_dict and its run's arguments."""
-  signed = _signed_images(args or {}, path)
+  fields = _fields(args or {}, path)
   read = Reader(state, path, lambda k: k.startswith(_SKIPPED))
   encoder = {}
   for i in range(5):
@@ -148,7 +149,7 @@ def convert(state: dict[str, np.ndarray], args: Mapping | None = None, path: str
             + [generator[f"ConvTranspose_{i}"]["kernel"].shape[-1] for i in range(4)],
             "latent_channels": encoder["Conv_5"]["kernel"].shape[-1],
             "hyper_channels": params["hyperprior"]["analysis"]["Conv_0"]["kernel"].shape[-1],
-            "num_residual_blocks": blocks, "padding": "REFLECT", "prior_gate_last": True, "signed_images": signed}
+            "num_residual_blocks": blocks, "padding": "REFLECT", "prior_gate_last": True, **fields}
   check_shapes(config, params, path, f"HiFiC with {blocks} residual blocks", image_hw=(128, 128))
   return config, params
 

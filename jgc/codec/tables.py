@@ -124,38 +124,53 @@ def quantize_pmf(p: np.ndarray, precision: int) -> np.ndarray:
   return counts
 
 
-def gaussian_tables(
+def scale_tables(
+    distribution: str = "gaussian",
     scale_table: np.ndarray = gaussian.SCALE_TABLE,
     precision: int = DEFAULT_PRECISION,
     tail_mass: float | None = None,
 ) -> CdfTables:
-  """Tables for N(0, s^2) * U(-1/2, 1/2), one per table scale, in float64.
+  """Tables for N(0, s^2) * U(-1/2, 1/2) (or the logistic with scale s), one per
+  table scale, in float64.
 
   Symbols are `round(y - mean)`. Each table spans the central `1 - tail_mass`
   of its density; by default `tail_mass = 2**-precision`, since a symbol rarer
   than one count would cost more as a table entry than as an escape.
   """
+  if distribution not in _CDFS:
+    raise ValueError(f"unknown distribution {distribution!r}; expected one of {sorted(_CDFS)}")
+  cdf = _CDFS[distribution]
   tail_mass = 2.0**-precision if tail_mass is None else tail_mass
-  z = _std_normal_upper_quantile(tail_mass / 2)
+  z = _upper_quantile(cdf, tail_mass / 2)
   pmfs, offsets = [], []
   for s in np.asarray(scale_table, np.float64):
     k = max(1, math.ceil(s * z))
     x = np.arange(-k, k + 1, dtype=np.float64)
-    pmfs.append(_normal_cdf((x + 0.5) / s) - _normal_cdf((x - 0.5) / s))
+    pmfs.append(cdf((x + 0.5) / s) - cdf((x - 0.5) / s))
     offsets.append(-k)
   return CdfTables.from_pmfs(pmfs, offsets, precision)
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
-  return 0.5 * np.array([math.erfc(-v / math.sqrt(2.0)) for v in x])
+  return 0.5 * np.array([math.erfc(-v / math.sqrt(2.0)) for v in np.atleast_1d(x)])
 
 
-def _std_normal_upper_quantile(q: float) -> float:
-  """The z with P(Z > z) = q, by bisection on `math.erfc` (no scipy needed)."""
+def _logistic_cdf(x: np.ndarray) -> np.ndarray:
+  # exp(-|x|) keeps the lower tail exact where 1 / (1 + exp(-x)) would round.
+  x = np.atleast_1d(np.asarray(x, np.float64))
+  e = np.exp(-np.abs(x))
+  return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+_CDFS = {"gaussian": _normal_cdf, "logistic": _logistic_cdf}
+
+
+def _upper_quantile(cdf, q: float) -> float:
+  """The z with P(Z > z) = q for the standardized `cdf`, by bisection (no scipy needed)."""
   lo, hi = 0.0, 40.0
   for _ in range(200):
     mid = 0.5 * (lo + hi)
-    lo, hi = (mid, hi) if 0.5 * math.erfc(mid / math.sqrt(2.0)) > q else (lo, mid)
+    lo, hi = (mid, hi) if cdf(-mid)[0] > q else (lo, mid)
   return hi
 
 

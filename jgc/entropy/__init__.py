@@ -2,8 +2,10 @@
 
 from jgc.entropy.factorized import FactorizedPrior
 from jgc.entropy.gaussian import (
+    DISTRIBUTIONS,
     SCALE_TABLE,
     gaussian_likelihood,
+    logistic_likelihood,
     scale_index,
     table_scale,
 )
@@ -18,6 +20,7 @@ from jgc.entropy.quantize import (
 from jgc.entropy.rate import bits, bits_per_pixel
 
 __all__ = [
+    "DISTRIBUTIONS",
     "FactorizedPrior",
     "SCALE_TABLE",
     "add_uniform_noise",
@@ -25,6 +28,7 @@ __all__ = [
     "bits_per_pixel",
     "dequantize",
     "gaussian_likelihood",
+    "logistic_likelihood",
     "lower_bound",
     "quantize_around_mean",
     "round_ste",

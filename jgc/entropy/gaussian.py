@@ -1,4 +1,5 @@
-"""The Gaussian conditional: a mean-scale Gaussian convolved with U(-1/2, 1/2).
+"""The Gaussian conditional: a mean-scale Gaussian convolved with U(-1/2, 1/2)
+(and its logistic twin, for models imported from the PyTorch HiFiC port).
 
 Minnen et al. 2018 (§3) and HiFiC (Mentzer et al. 2020, §3.1) model each latent
 as N(mean, scale^2) convolved with unit uniform noise. For coding, scales are
@@ -51,12 +52,31 @@ def gaussian_likelihood(
   Returns:
     Likelihoods with the shape of `y`.
   """
+  return _likelihood(_standardized_cdf, y, mean, scale, scale_bound, likelihood_bound)
+
+
+def logistic_likelihood(
+    y: jax.Array,
+    mean: jax.Array | float,
+    scale: jax.Array,
+    *,
+    scale_bound: float = SCALE_MIN,
+    likelihood_bound: float = LIKELIHOOD_BOUND,
+) -> jax.Array:
+  """P(y) under Logistic(mean, scale) * U(-1/2, 1/2), elementwise, with
+  `gaussian_likelihood`'s arguments (the PyTorch HiFiC port's
+  `likelihood_type="logistic"`, its `helpers/maths.py`)."""
+  return _likelihood(jax.nn.sigmoid, y, mean, scale, scale_bound, likelihood_bound)
+
+
+DISTRIBUTIONS = {"gaussian": gaussian_likelihood, "logistic": logistic_likelihood}
+
+
+def _likelihood(cdf, y, mean, scale, scale_bound: float, likelihood_bound: float) -> jax.Array:
   scale = lower_bound(scale, scale_bound)
   # Evaluate on the negative side of the mean, where the CDF is small and exact.
   v = jnp.abs(y - mean)
-  upper = _standardized_cdf((0.5 - v) / scale)
-  lower = _standardized_cdf((-0.5 - v) / scale)
-  return lower_bound(upper - lower, likelihood_bound)
+  return lower_bound(cdf((0.5 - v) / scale) - cdf((-0.5 - v) / scale), likelihood_bound)
 
 
 def scale_index(scale: jax.Array) -> jax.Array:

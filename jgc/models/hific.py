@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 
 from jgc.entropy import (
+    DISTRIBUTIONS,
     FactorizedPrior,
     add_uniform_noise,
     dequantize,
-    gaussian_likelihood,
     quantize_around_mean,
     scale_index,
     symbols,
@@ -122,6 +122,7 @@ class MeanScaleHyperprior(nn.Module):
   hyper_channels: int = 320
   padding: str = "SAME"
   prior_gate_last: bool = False
+  likelihood: str = "gaussian"
 
   def setup(self):
     # The PyTorch port reflects around its strided hyper-analysis convs (`network/hyper.py`).
@@ -144,9 +145,10 @@ class MeanScaleHyperprior(nn.Module):
     z_hat = self.z_prior.quantize(z, train=False)
     mean, scale = self.mean_scale(z_tilde, y.shape[1:3])
     y_hat = quantize_around_mean(y, mean)
-    y_lik_hat = gaussian_likelihood(y_hat, mean, scale)
+    likelihood = DISTRIBUTIONS[self.likelihood]
+    y_lik_hat = likelihood(y_hat, mean, scale)
     if train:
-      y_lik = gaussian_likelihood(add_uniform_noise(y, self.make_rng("noise")), mean, scale)
+      y_lik = likelihood(add_uniform_noise(y, self.make_rng("noise")), mean, scale)
       z_lik_hat = self.z_prior.likelihood(z_hat)
     else:
       y_lik, z_lik_hat = y_lik_hat, z_lik
@@ -175,14 +177,18 @@ class HiFiC(nn.Module):
   # The PyTorch port's `normalize_input_image` (its published low and high rate
   # models): E reads 2x - 1, and G's output goes through tanh back to [0, 1].
   signed_images: bool = False
+  # "gaussian" (the paper's), or "logistic" (the port's published medium rate model).
+  likelihood: str = "gaussian"
 
   def setup(self):
     if self.padding not in PADDINGS:
       raise ValueError(f"HiFiC padding is one of {PADDINGS}, got {self.padding!r}")
+    if self.likelihood not in DISTRIBUTIONS:
+      raise ValueError(f"HiFiC likelihood is one of {sorted(DISTRIBUTIONS)}, got {self.likelihood!r}")
     self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype, self.padding)
     self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype, self.padding)
     self.hyperprior = MeanScaleHyperprior(self.latent_channels, self.hyper_channels, self.padding,
-                                          self.prior_gate_last)
+                                          self.prior_gate_last, self.likelihood)
 
   def _encode(self, x: jax.Array) -> jax.Array:
     return self.encoder(pad_to_multiple(2.0 * x - 1.0 if self.signed_images else x, FACTOR))
