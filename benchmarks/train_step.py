@@ -9,7 +9,10 @@ twice as many images (one sub-batch for D, one for G, as HiFiC's official
 code), and `images_per_s` counts every image read: the PyTorch HiFiC port's
 cycle (one D and one G iteration at batch 8) reads 16, so its images/s is
 16 / cycle time. Last line: one JSON object, an entry per config with
-`step_s`, `images_per_s`, `init_and_compile_s` and `peak_rss_mb`.
+`step_s`, `images_per_s`, `init_and_compile_s`, `peak_rss_mb`, and XLA's
+count of the step's operations (`gflop_per_step`, `gflop_per_s`), next to
+`matmul_gflop_per_s`: this machine's rate on a 4096x4096 matrix product, so
+`gflop_per_step / matmul_gflop_per_s` is about the fastest a step can be.
 """
 
 import argparse
@@ -55,6 +58,8 @@ def measure(name: str, steps: int, dtype: str) -> dict:
   t = time.perf_counter()
   state = jax.jit(trainer.init, out_shardings=replicated)(jax.random.key(0), images[:1])
   step = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
+  cost = step.lower(state, images).compile().cost_analysis()
+  gflop = float((cost[0] if isinstance(cost, list) else cost).get("flops", float("nan"))) / 1e9
   state, metrics = step(state, images)
   jax.block_until_ready(state)
   first_s = time.perf_counter() - t
@@ -67,8 +72,21 @@ def measure(name: str, steps: int, dtype: str) -> dict:
   return {"config": f"configs/{file}.py:{arg}", "batch": batch, "images_per_step": n,
           "init_and_compile_s": round(first_s, 1), "step_s": round(step_s, 3),
           "images_per_s": round(n / step_s, 2),
+          # XLA's count of the compiled step's floating-point operations, and the rate reached.
+          "gflop_per_step": round(gflop, 1), "gflop_per_s": round(gflop / step_s, 1),
           # ru_maxrss is in KiB on Linux.
           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def matmul_gflop_per_s(dtype: str, n: int = 4096, repeats: int = 5) -> float:
+  """This machine's rate on a large matrix product, the most a convolutional step can reach."""
+  a = jax.numpy.ones((n, n), dtype)
+  f = jax.jit(lambda a: jax.numpy.matmul(a, a, preferred_element_type=jax.numpy.float32))
+  jax.block_until_ready(f(a))
+  t = time.perf_counter()
+  for _ in range(repeats):
+    jax.block_until_ready(f(a))
+  return round(2 * n**3 * repeats / (time.perf_counter() - t) / 1e9, 1)
 
 
 def main() -> dict:
@@ -80,7 +98,9 @@ def main() -> dict:
   args = parser.parse_args()
   if args.child:
     return measure(args.child, args.steps, args.dtype)
-  result = {"devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}", "dtype": args.dtype}
+  result = {"devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}", "dtype": args.dtype,
+            "matmul_gflop_per_s": matmul_gflop_per_s(args.dtype)}
+  print(json.dumps({"matmul_gflop_per_s": result["matmul_gflop_per_s"]}), flush=True)
   for name in args.only.split(","):
     if name not in ENTRIES:
       raise SystemExit(f"unknown entry {name!r}; use {', '.join(ENTRIES)}")
