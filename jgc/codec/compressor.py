@@ -130,29 +130,39 @@ class Codec:
     memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}")
     return compiled
 
+  def decode_symbols(self, data: bytes) -> dict[str, np.ndarray]:
+    """The integer symbols of each stream of a file: what format v1 pins (tests/golden)."""
+    coded = container.unpack(data, len(self.streams), self.bundle.model_id)
+    try:
+      return self._symbols(coded, Timing())[0]
+    except sideinfo.SideInfoError as e:
+      raise StreamError(f"corrupt coded stream: {e}") from None
+
+  def _symbols(self, coded: container.Coded, timing: Timing) -> tuple[dict[str, np.ndarray], tuple]:
+    """`(symbols per stream, the synthesis' arguments)` of a file."""
+    shapes = self.latent_shapes(coded.height, coded.width)
+    if self.bundle.name not in ("hific", "hyperprior"):
+      with _Clock(timing, "coding"):
+        sym = self._coders[self.streams[0]].decode(coded.streams[0], _channels(shapes[0]))
+      return {self.streams[0]: sym}, (jnp.asarray(sym),)
+    y_shape, z_shape = shapes
+    with _Clock(timing, "coding"):
+      z_sym = self._coders["z"].decode(coded.streams[0], _channels(z_shape))
+    if self.bundle.prior == "autoregressive":
+      y_sym, mean = self._autoregressive(timing, z_sym, y_shape=y_shape, stream=coded.streams[1])
+    else:
+      with _Clock(timing, "side_info"):
+        mean, idx = self._side_info(z_sym, y_shape[1:3])
+      with _Clock(timing, "coding"):
+        y_sym = self._coders["y"].decode(coded.streams[1], idx)
+    return {"z": z_sym, "y": y_sym}, (jnp.asarray(y_sym), jnp.asarray(mean))
+
   def _decompress(self, coded: container.Coded) -> tuple[np.ndarray, Timing]:
     timing = Timing()
     hw = (coded.height, coded.width)
-    shapes = self.latent_shapes(*hw)
     with _Clock(timing, "transforms"):
-      synthesis = self._synthesis_within_budget(hw, shapes)
-    name = self.bundle.name
-    if name in ("hific", "hyperprior"):
-      y_shape, z_shape = shapes
-      with _Clock(timing, "coding"):
-        z_sym = self._coders["z"].decode(coded.streams[0], _channels(z_shape))
-      if self.bundle.prior == "autoregressive":
-        y_sym, mean = self._autoregressive(timing, z_sym, y_shape=y_shape, stream=coded.streams[1])
-      else:
-        with _Clock(timing, "side_info"):
-          mean, idx = self._side_info(z_sym, y_shape[1:3])
-        with _Clock(timing, "coding"):
-          y_sym = self._coders["y"].decode(coded.streams[1], idx)
-      args = (jnp.asarray(y_sym), jnp.asarray(mean))
-    else:
-      with _Clock(timing, "coding"):
-        sym = self._coders[self.streams[0]].decode(coded.streams[0], _channels(shapes[0]))
-      args = (jnp.asarray(sym),)
+      synthesis = self._synthesis_within_budget(hw, self.latent_shapes(*hw))
+    _, args = self._symbols(coded, timing)
     with _Clock(timing, "transforms"):
       x = np.asarray(synthesis(self._variables, *args))
     # A corrupt stream can decode to NaN; it still becomes an image, never an error in the cast.
