@@ -19,11 +19,6 @@ import optax
 
 from jgc import losses, optim
 
-# Everything the non-finite guard watches, in bit order of `bad_terms`.
-GUARDED = ("rate", "mse", "lpips", "gan", "feature_matching", "similarity", "kl", "sparsity",
-           "quantiles", "discriminator", "generator_gradients", "discriminator_gradients",
-           "updated_parameters")
-
 
 @flax.struct.dataclass
 class TrainState:
@@ -31,7 +26,7 @@ class TrainState:
 
   `bad_step` is -1 until a step computes a non-finite loss or gradient; from
   then on the state is frozen, and `bad_terms` says which terms (bits over
-  `GUARDED`), so the host can stop with a clear message at its next check.
+  `Trainer.guarded`), so the host can stop with a clear message at its next check.
   """
 
   step: jax.Array
@@ -55,6 +50,14 @@ class Trainer:
   disc_opt: optax.GradientTransformation | None
   loss: Any
   lr_schedule: optax.Schedule
+  # What the non-finite guard watches, in bit order of `bad_terms`: every loss term the
+  # step computes, D's loss, both gradient norms and the updated parameters. Filled when
+  # the step is traced, so a new loss term is guarded without being listed anywhere.
+  guarded: list[str] = dataclasses.field(default_factory=list, compare=False, hash=False)
+
+  def guarded_names(self, bad_terms: int) -> list[str]:
+    """The names behind the set bits of a state's `bad_terms`."""
+    return [name for i, name in enumerate(self.guarded) if bad_terms & (1 << i)]
 
   def init(self, key: jax.Array, images: jax.Array) -> TrainState:
     """A fresh state; `images` (uint8 NHWC, one G sub-batch) only fixes shapes."""
@@ -65,7 +68,7 @@ class Trainer:
     disc_params, disc_stats, disc_opt_state = {}, {}, {}
     if self.disc is not None:
       _, aux = jax.eval_shape(lambda v: self.model.apply(v, x, train=False), variables)
-      cond = jnp.zeros(next(iter(aux["quantized"].values())).shape, jnp.float32)
+      cond = jnp.zeros(aux["quantized"][self.model.MAIN_LATENT].shape, jnp.float32)
       d_vars = self.disc.init({"params": k_disc}, x, cond, train=False)
       disc_params, disc_stats = d_vars["params"], d_vars.get("batch_stats", {})
       disc_opt_state = self.disc_opt.init(disc_params)
@@ -80,6 +83,10 @@ class Trainer:
         bad_step=jnp.full((), -1, jnp.int32),
         bad_terms=jnp.zeros((), jnp.int32),
     )
+
+  def _condition(self, aux: dict) -> jax.Array:
+    """What a conditional D sees of the latent: the model's main quantized latent, gradient stopped."""
+    return jax.lax.stop_gradient(aux["quantized"][self.model.MAIN_LATENT])
 
   def step(self, state: TrainState, images: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
     """One update of D (if any) and of the model. `images`: the global uint8 batch."""
@@ -114,9 +121,12 @@ class Trainer:
     metrics.update(g_metrics, loss=objective, grad_norm=g_norm, learning_rate=self.lr_schedule(state.step))
     metrics.update({f"loss_{k}": v for k, v in terms.items()})
 
+    self.guarded[:] = sorted(checks)
+    if len(self.guarded) > 31:
+      raise ValueError(f"the guard's int32 mask holds 31 names, the step has {len(self.guarded)}")
     bad = jnp.int32(0)
-    for name, value in checks.items():
-      bad = bad | jnp.where(jnp.isfinite(value), 0, 1 << GUARDED.index(name))
+    for i, name in enumerate(self.guarded):
+      bad = bad | jnp.where(jnp.isfinite(checks[name]), 0, 1 << i)
     good = (bad == 0) & (state.bad_step < 0)
     new = state.replace(params=params, opt_state=opt_state, disc_params=disc_params,
                         disc_stats=disc_stats, disc_opt_state=disc_opt_state)
@@ -136,7 +146,7 @@ class Trainer:
 
   def _disc_loss(self, disc_params, disc_stats, params, x, key):
     x_hat, aux = self.model.apply({"params": params}, x, train=True, rngs={"noise": key})
-    x_hat, cond = jax.lax.stop_gradient(x_hat), _condition(aux)
+    x_hat, cond = jax.lax.stop_gradient(x_hat), self._condition(aux)
     (logits, _), updated = self.disc.apply(
         {"params": disc_params, "batch_stats": disc_stats},
         jnp.concatenate([x, x_hat]), jnp.concatenate([cond, cond]), train=True, mutable=["batch_stats"])
@@ -169,7 +179,7 @@ class Trainer:
       metrics["lpips"] = jnp.mean(losses.lpips(x, x_hat))
       terms["lpips"] = cfg.lpips_weight * metrics["lpips"]
     if self.disc is not None:
-      cond = _condition(aux)
+      cond = self._condition(aux)
       if cfg.feature_matching_weight or cfg.similarity_weight:
         (logits, feats) = self.disc.apply(disc_vars, jnp.concatenate([x, x_hat]),
                                           jnp.concatenate([cond, cond]), train=False)
@@ -184,7 +194,7 @@ class Trainer:
     if cfg.kl_weight:
       terms["kl"] = cfg.kl_weight * jnp.mean(aux["kl"]) / num_pixels
     if cfg.sparsity_weight:
-      metrics["latent_l1"] = losses.sparsity(aux["latents"])
+      metrics["latent_l1"] = losses.sparsity(aux["latents"][self.model.MAIN_LATENT])
       terms["sparsity"] = cfg.sparsity_weight * metrics["latent_l1"]
     quantile_losses = jax.tree.leaves(sown.get("losses", {}))
     if quantile_losses:
@@ -196,9 +206,6 @@ def _to_float(images: jax.Array) -> jax.Array:
   return images.astype(jnp.float32) / 255.0
 
 
-def _condition(aux: dict) -> jax.Array:
-  """What a conditional D sees of the latent: the first quantized latent, gradient stopped."""
-  return jax.lax.stop_gradient(next(iter(aux["quantized"].values())))
 
 
 def _halves(arrays: list[jax.Array]) -> tuple[list[jax.Array], list[jax.Array]]:

@@ -26,7 +26,7 @@ from jgc import checkpoints, paths, summaries
 from jgc.data import train_dataset
 from jgc.data.sources import EncodedImages
 from jgc.models import build_discriminator, build_model
-from jgc.steps import GUARDED, Trainer, TrainState, make_trainer
+from jgc.steps import Trainer, TrainState, make_trainer
 
 IMAGES_SHOWN = 4
 
@@ -105,12 +105,11 @@ def _init_from(workdir: str, trainer: Trainer, state: TrainState, sharding: Name
   return state.replace(params=params, opt_state=trainer.model_opt.init(params))
 
 
-def _raise_if_bad(state: TrainState, manager: ocp.CheckpointManager) -> None:
+def _raise_if_bad(state: TrainState, trainer: Trainer, manager: ocp.CheckpointManager) -> None:
   bad_step = int(state.bad_step)
   if bad_step < 0:
     return
-  mask = int(state.bad_terms)
-  terms = ", ".join(name for i, name in enumerate(GUARDED) if mask & (1 << i))
+  terms = ", ".join(trainer.guarded_names(int(state.bad_terms)))
   manager.wait_until_finished()
   last = manager.latest_step()
   kept = f"the last good checkpoint is step {last} in {manager.directory}" if last is not None else \
@@ -198,7 +197,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
       step += 1
       last = step == config.num_steps
       if step % config.log_every_steps == 0 or last:
-        _raise_if_bad(state, manager)
+        _raise_if_bad(state, trainer, manager)
         values = averages.pop()
         rate = progress.rate(step)
         values.update(steps_per_s=rate, images_per_s=rate * images_per_step(config),
@@ -211,7 +210,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
         writer.images(step, "reconstruction", jax.device_get(reconstruct(state.params, shown)))
       stop = preempted(step)
       if step % config.checkpoint_every_steps == 0 or last or stop:
-        _raise_if_bad(state, manager)
+        _raise_if_bad(state, trainer, manager)
         manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)), force=stop)
       if stop:

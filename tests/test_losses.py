@@ -2,9 +2,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from codec_helpers import CONFIGS
 from model_helpers import image
 
 from jgc import losses
+from jgc.models import build_model
 
 RULE = dict(target_bpp=0.14, lambda_a=2.0, lambda_b=2.0**-6, warmup_steps=50_000,
             warmup_target_factor=0.20 / 0.14, warmup_rate_factor=0.5)
@@ -69,6 +71,10 @@ def test_feature_terms_pull_only_the_fake_side():
   assert float(jnp.abs(g_real[0]).sum()) == 0.0 and float(jnp.abs(g_fake[0]).sum()) > 0
 
 
-def test_sparsity_is_the_mean_magnitude_of_the_main_latent():
-  latents = {"y": jnp.array([[-2.0, 0.0, 1.0]]), "z": jnp.full((1, 3), 100.0)}
-  assert float(losses.sparsity(latents)) == 1.0
+def test_sparsity_is_the_mean_magnitude_of_the_latent_each_model_names():
+  assert float(losses.sparsity(jnp.array([[-2.0, 0.0, 1.0]]))) == 1.0
+  x = jnp.zeros((1, 32, 32, 3))
+  for kind, cfg in CONFIGS.items():
+    model = build_model(cfg)
+    _, aux = jax.eval_shape(lambda m=model: m.init_with_output(jax.random.key(0), x, train=False)[0])
+    assert model.MAIN_LATENT in aux["quantized"] and model.MAIN_LATENT in aux["latents"], kind

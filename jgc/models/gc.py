@@ -10,6 +10,7 @@ indices gives the coder a real distribution, so files come out smaller.
 """
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -38,6 +39,8 @@ def quantize_to_centers(w: jax.Array, c: jax.Array, temperature: float) -> tuple
 
 class GC(nn.Module):
   """E -> L-centre quantizer -> G, with a learned prior over centre indices."""
+
+  MAIN_LATENT: ClassVar[str] = "w"  # what D is conditioned on, and what the sparsity penalty sees
 
   encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
   generator_channels: Sequence[int] = (960, 480, 240, 120, 60)

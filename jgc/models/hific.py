@@ -9,19 +9,20 @@ E + G + P, 2.8M for D).
 """
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jgc.entropy import (
-    DISTRIBUTIONS,
-    FactorizedPrior,
-    add_uniform_noise,
-    dequantize,
-    quantize_around_mean,
-    scale_index,
-    symbols,
+  DISTRIBUTIONS,
+  FactorizedPrior,
+  add_uniform_noise,
+  dequantize,
+  quantize_around_mean,
+  scale_index,
+  symbols,
 )
 from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
@@ -163,6 +164,8 @@ class HiFiC(nn.Module):
   `aux` holds the latents, their quantized values, bits per image for each
   entropy model (noisy in training, rounded otherwise) and `bits_rounded`.
   """
+
+  MAIN_LATENT: ClassVar[str] = "y"  # what D is conditioned on, and what the sparsity penalty sees
 
   encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
   generator_channels: Sequence[int] = (960, 480, 240, 120, 60)

@@ -14,18 +14,19 @@ channels as in CompressAI's zoo (`compressai/zoo/image.py`).
 """
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jgc.entropy import (
-    FactorizedPrior,
-    add_uniform_noise,
-    dequantize,
-    gaussian_likelihood,
-    scale_index,
-    symbols,
+  FactorizedPrior,
+  add_uniform_noise,
+  dequantize,
+  gaussian_likelihood,
+  scale_index,
+  symbols,
 )
 from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, activation, hyperprior_aux
@@ -96,6 +97,8 @@ class HyperpriorCodec(nn.Module):
   (TF SAME padding, LeakyReLU 0.2, TFC's (3, 3, 3)); CompressAI's models use
   "TORCH", 0.01 and (3, 3, 3, 3) (`jgc.codec.import_compressai`).
   """
+
+  MAIN_LATENT: ClassVar[str] = "y"  # what D is conditioned on, and what the sparsity penalty sees
 
   prior: str = "mean_scale"
   channels: int = 192

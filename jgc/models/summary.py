@@ -40,7 +40,7 @@ def summarize(config, size_px: int = 256) -> tuple[str, dict]:
   totals["latent_shapes"] = {k: list(v.shape) for k, v in aux["quantized"].items()}
   if config.get("discriminator") is not None:
     disc = build_discriminator(config.discriminator)
-    y_hat = jnp.zeros(aux["quantized"][next(iter(aux["quantized"]))].shape)
+    y_hat = jnp.zeros(aux["quantized"][model.MAIN_LATENT].shape)
     d_vars = jax.eval_shape(lambda: disc.init(rngs, x, y_hat, train=False))
     table += "\n" + nn.tabulate(disc, rngs, depth=1, console_kwargs=_CONSOLE)(x, y_hat, train=False)
     totals["params_discriminator"] = _count(d_vars["params"])

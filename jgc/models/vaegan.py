@@ -9,6 +9,7 @@ does not change what the VAE learns.
 """
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -21,6 +22,8 @@ from jgc.models.padding import crop_to, pad_to_multiple
 
 class VAEGAN(nn.Module):
   """`__call__(x, train=...)` returns `(x_hat, aux)`; `aux["kl"]` is the KL per image in nats."""
+
+  MAIN_LATENT: ClassVar[str] = "y"  # what D is conditioned on, and what the sparsity penalty sees
 
   encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
   generator_channels: Sequence[int] = (960, 480, 240, 120, 60)
