@@ -160,10 +160,23 @@ def test_fuzz_coded_streams_long(positions, values, kind):
   _fuzz_streams(positions, values, kind)
 
 
+@pytest.mark.parametrize("kind", ["hific", "gc"])
+def test_a_header_claiming_more_symbols_than_its_streams_hold_is_refused_at_once(kind, monkeypatch):
+  c = codec(kind)
+  coded = container.unpack(c.compress(PHOTO[:32, :48])[0], len(c.streams))
+  claim = container.pack(container.Coded(coded.model_id, 8192, 8192, [s[:4] for s in coded.streams]))
+  # Refused before the synthesis is compiled or anything is allocated for the claim.
+  monkeypatch.setattr(Codec, "_synthesis_within_budget", lambda *_: pytest.fail("compiled for the claim"))
+  with pytest.raises(container.FormatError, match=r"claims 8192x8192 pixels, \d+ symbols in stream '\w+', "
+                                                  r"more than its 4 bytes"):
+    c.decompress(claim)
+
+
 def test_a_header_claiming_more_than_the_memory_budget_is_refused_before_decoding(monkeypatch):
   c = codec("hific")
   coded = container.unpack(c.compress(PHOTO[:32, :48])[0], 2)
-  claim = container.pack(container.Coded(coded.model_id, 16384, 16384, coded.streams))
+  # Streams long enough to hold the claimed symbols, so that the memory budget is what refuses it.
+  claim = container.pack(container.Coded(coded.model_id, 16384, 16384, [s + bytes(1 << 20) for s in coded.streams]))
   monkeypatch.setenv(memory.BUDGET_ENV, "1")
   with pytest.raises(memory.TooLarge, match=r"16384x16384 image with hific needs about [\d.]+ GiB; the budget is 1\.0"):
     c.decompress(claim)

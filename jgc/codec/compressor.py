@@ -15,6 +15,7 @@ bit-exact, and it is (`jgc.codec.sideinfo`).
 
 import dataclasses
 import functools
+import math
 import time
 
 import constriction
@@ -130,9 +131,33 @@ class Codec:
     memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}")
     return compiled
 
+  @functools.cached_property
+  def _fewest_bits(self) -> dict[str, float]:
+    """The least a symbol of each stream can cost: what its tables' likeliest entry costs."""
+    fewest = {}
+    for name, t in self.bundle.tables.items():
+      likeliest = max(int(t.pmf(i).max()) for i in range(t.num_tables))
+      fewest[name] = -math.log2(likeliest / 2**t.precision)
+    return fewest
+
+  def _check_claim(self, coded: container.Coded) -> None:
+    """Refuses a header that claims more symbols than its streams can hold, before anything
+    is allocated for them (a range coder cannot spend fewer bits than the information)."""
+    shapes = self.latent_shapes(coded.height, coded.width)
+    # encode_latents gives (y, z) for two-stream models, files hold (z, y).
+    by_stream = dict(zip(("y", "z"), shapes, strict=True)) if len(shapes) == 2 else {self.streams[0]: shapes[0]}
+    for name, stream in zip(self.streams, coded.streams, strict=True):
+      count = math.prod(by_stream[name])
+      # Twice the coder's fixed overhead of two 32-bit words, as a margin.
+      if count * self._fewest_bits[name] > 8 * len(stream) + 128:
+        raise container.FormatError(
+            f"the header claims {coded.width}x{coded.height} pixels, {count} symbols in stream {name!r}, "
+            f"more than its {len(stream)} bytes can hold; the file is corrupt or crafted")
+
   def decode_symbols(self, data: bytes) -> dict[str, np.ndarray]:
     """The integer symbols of each stream of a file: what format v1 pins (tests/golden)."""
     coded = container.unpack(data, len(self.streams), self.bundle.model_id)
+    self._check_claim(coded)
     try:
       return self._symbols(coded, Timing())[0]
     except sideinfo.SideInfoError as e:
@@ -158,6 +183,7 @@ class Codec:
     return {"z": z_sym, "y": y_sym}, (jnp.asarray(y_sym), jnp.asarray(mean))
 
   def _decompress(self, coded: container.Coded) -> tuple[np.ndarray, Timing]:
+    self._check_claim(coded)
     timing = Timing()
     hw = (coded.height, coded.width)
     with _Clock(timing, "transforms"):
