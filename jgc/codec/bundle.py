@@ -24,11 +24,13 @@ from jgc import checkpoints, paths
 from jgc.codec.tables import CdfTables, factorized_tables, scale_tables
 from jgc.entropy import FactorizedPrior
 from jgc.entropy.gaussian import SNAP_BOUNDARIES
-from jgc.models import build_model
+from jgc.models import MODELS, build_model
+from jgc.models.coding import Coding, params_at
 
 MAGIC = b"JGCMODEL"
 VERSION = 1
-CODED = ("hific", "hyperprior", "gc", "vaegan")
+# The models that declare their coding.
+CODED = tuple(name for name, cls in MODELS.items() if hasattr(cls, "coding"))
 
 
 class BundleError(ValueError):
@@ -53,6 +55,10 @@ class Bundle:
   def name(self) -> str:
     return self.model_config["name"]
 
+  @functools.cached_property
+  def coding(self) -> Coding:
+    return self.model.coding()
+
   @property
   def prior(self) -> str | None:
     return self.model_config.get("prior", "mean_scale") if self.name == "hyperprior" else None
@@ -70,20 +76,21 @@ def _payload(model_config: dict, params, tables: dict[str, CdfTables], boundarie
 
 
 def _tables(model_config: dict, params) -> dict[str, CdfTables]:
-  name = model_config["name"]
+  """Each stream's tables, as the model's `coding()` declares them."""
   model = build_model(model_config)
-  if name == "gc":
-    pmf = np.exp2(np.asarray(model.apply({"params": params}, method="log2_pmf"), np.float64))
-    return {"w": CdfTables.from_pmfs(list(pmf), np.zeros(len(pmf), np.int32))}
-  prior_params = {"hific": lambda p: p["hyperprior"]["z_prior"], "hyperprior": lambda p: p["z_prior"],
-                  "vaegan": lambda p: p["prior"]}[name](params)
-  prior = FactorizedPrior(np.shape(prior_params["quantiles"])[0],
-                         tuple(model_config.get("prior_filters", FactorizedPrior.filters)),
-                         gate_last=model_config.get("prior_gate_last", False))
-  factorized = factorized_tables(prior, {"params": prior_params})
-  if name == "vaegan":
-    return {"y": factorized}
-  return {"z": factorized, "y": scale_tables(model_config.get("likelihood", "gaussian"))}
+  coding = model.coding()
+  tables = {}
+  for name, f in coding.factorized.items():
+    prior_params = params_at(params, f.path)
+    prior = FactorizedPrior(np.shape(prior_params["quantiles"])[0], f.filters, gate_last=f.gate_last)
+    tables[name] = factorized_tables(prior, {"params": prior_params})
+  if coding.learned_pmf is not None:
+    name, method = coding.learned_pmf
+    pmf = np.exp2(np.asarray(model.apply({"params": params}, method=method), np.float64))
+    tables[name] = CdfTables.from_pmfs(list(pmf), np.zeros(len(pmf), np.int32))
+  if coding.conditional is not None:
+    tables[coding.conditional] = scale_tables(coding.distribution)
+  return tables
 
 
 def build(model_config: dict, params, boundaries: np.ndarray = SNAP_BOUNDARIES) -> bytes:

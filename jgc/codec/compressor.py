@@ -1,13 +1,13 @@
 """Images to compressed files and back, with a bundle's model.
 
-Streams per model:
-- `hific`, `hyperprior` (scale, mean_scale): "z" (hyper-latent, one table per
-  channel), then "y" (Gaussian tables picked by the fixed-point side info).
-- `hyperprior` (autoregressive, Minnen 2018 §2): "z", then "y" coded position
-  by position in raster order, each position's parameters computed from the
-  already coded neighbours, in fixed point on both sides.
-- `gc`: "w", the centre indices under the learned per-channel prior.
-- `vaegan`: "y", the rounded posterior mean under the factorized prior.
+The model declares its streams and their entropy models (`coding()`,
+`jgc.models.coding`); the codec reads nothing else of it:
+- a factorized or learned-pmf stream has one table per channel ("z" of the
+  hyperprior models, "y" of VAE-GAN, "w" of GC);
+- the conditional stream ("y") is coded under the scale tables its fixed-point
+  side information picks; with the autoregressive side information (Minnen
+  2018 §2) position by position in raster order, each position's parameters
+  computed from the already coded neighbours, in fixed point on both sides.
 
 The transforms run in float32 on any device; only the side-info path must be
 bit-exact, and it is (`jgc.codec.sideinfo`).
@@ -26,10 +26,8 @@ import numpy as np
 from jgc.codec import container, memory, sideinfo
 from jgc.codec.bundle import Bundle
 from jgc.codec.coder import IndexedCoder, StreamError
-from jgc.models.hific import hyper_padding
+from jgc.models.coding import params_at
 from jgc.models.layers import causal_mask
-
-STREAMS = {"hific": ("z", "y"), "hyperprior": ("z", "y"), "gc": ("w",), "vaegan": ("y",)}
 
 
 @dataclasses.dataclass
@@ -64,7 +62,8 @@ class Codec:
 
   def __init__(self, bundle: Bundle):
     self.bundle = bundle
-    self.streams = STREAMS[bundle.name]
+    self.coding = bundle.coding
+    self.streams = self.coding.streams
     self._coders = {k: IndexedCoder(t) for k, t in bundle.tables.items()}
     self._variables = {"params": bundle.params}
     model = bundle.model
@@ -79,6 +78,14 @@ class Codec:
     out = jax.eval_shape(self._encode, self._variables, x)
     return tuple(tuple(a.shape) for a in (out if isinstance(out, tuple) else (out,)))
 
+  def _stream_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
+    return dict(zip(self.coding.encoded, self.latent_shapes(height, width), strict=True))
+
+  @property
+  def _hyper_stream(self) -> str:
+    """The stream whose symbols give the conditional stream's side information."""
+    return next(name for name in self.coding.streams if name != self.coding.conditional)
+
   def compress(self, image: np.ndarray) -> tuple[bytes, Timing]:
     """A file's bytes for an `HxWx3` uint8 RGB image."""
     image = np.asarray(image)
@@ -88,22 +95,25 @@ class Codec:
     h, w = image.shape[:2]
     with _Clock(timing, "transforms"):
       latents = jax.device_get(self._encode(self._variables, _to_float(image)))
-    name = self.bundle.name
-    if name in ("hific", "hyperprior"):
-      y, z_sym = latents
+    coding = self.coding
+    latents = dict(zip(coding.encoded, latents if isinstance(latents, tuple) else (latents,), strict=True))
+    encoded = {}
+    for name in coding.streams:
+      if name == coding.conditional:
+        continue
       with _Clock(timing, "coding"):
-        z_stream = self._coders["z"].encode(z_sym, _channels(z_sym.shape))
-      if self.bundle.prior == "autoregressive":
-        y_stream = self._autoregressive(timing, z_sym, y=np.asarray(y))[0]
+        encoded[name] = self._coders[name].encode(latents[name], _channels(latents[name].shape))
+    if coding.conditional is not None:
+      y, z_sym = np.asarray(latents[coding.conditional]), latents[self._hyper_stream]
+      if coding.side_info == "autoregressive":
+        encoded[coding.conditional] = self._autoregressive(timing, z_sym, y=y)[0]
       else:
         with _Clock(timing, "side_info"):
           mean, idx = self._side_info(z_sym, y.shape[1:3])
         with _Clock(timing, "coding"):
-          y_stream = self._coders["y"].encode(np.round(y - mean).astype(np.int32), idx)
-      streams = [z_stream, y_stream]
-    else:
-      with _Clock(timing, "coding"):
-        streams = [self._coders[self.streams[0]].encode(latents, _channels(latents.shape))]
+          encoded[coding.conditional] = self._coders[coding.conditional].encode(
+              np.round(y - mean).astype(np.int32), idx)
+    streams = [encoded[name] for name in coding.streams]
     data = container.pack(container.Coded(self.bundle.model_id, h, w, streams))
     return data, timing
 
@@ -115,16 +125,18 @@ class Codec:
     except sideinfo.SideInfoError as e:  # decoded symbols no trained model produces
       raise StreamError(f"corrupt coded stream: {e}") from None
 
-  def _synthesis_within_budget(self, hw: tuple[int, int], shapes) -> jax.stages.Compiled:
+  def _synthesis_within_budget(self, hw: tuple[int, int]) -> jax.stages.Compiled:
     """The synthesis compiled for `hw`, once its memory is known to fit the budget."""
-    y_shape = shapes[0]
-    if self.bundle.name in ("hific", "hyperprior"):
-      args = (jax.ShapeDtypeStruct(y_shape, jnp.int32), jax.ShapeDtypeStruct(y_shape, jnp.float32))
+    shapes, conditional = self._stream_shapes(*hw), self.coding.conditional
+    if conditional is not None:
+      shape = shapes[conditional]
+      args = (jax.ShapeDtypeStruct(shape, jnp.int32), jax.ShapeDtypeStruct(shape, jnp.float32))
       # The side information's float64 host arrays: hyper output, means, scales, indices, symbols.
-      host = 8 * 6 * int(np.prod(y_shape))
+      host = 8 * 6 * int(np.prod(shape))
     else:
-      args = (jax.ShapeDtypeStruct(y_shape, jnp.int32),)
-      host = 8 * int(np.prod(y_shape))
+      shape = shapes[self.streams[0]]
+      args = (jax.ShapeDtypeStruct(shape, jnp.int32),)
+      host = 8 * int(np.prod(shape))
     compiled = self._decode.lower(self._variables, *args, image_hw=hw).compile()
     stats = compiled.memory_analysis()
     needed = host + (stats.temp_size_in_bytes + stats.output_size_in_bytes if stats else 0)
@@ -143,11 +155,9 @@ class Codec:
   def _check_claim(self, coded: container.Coded) -> None:
     """Refuses a header that claims more symbols than its streams can hold, before anything
     is allocated for them (a range coder cannot spend fewer bits than the information)."""
-    shapes = self.latent_shapes(coded.height, coded.width)
-    # encode_latents gives (y, z) for two-stream models, files hold (z, y).
-    by_stream = dict(zip(("y", "z"), shapes, strict=True)) if len(shapes) == 2 else {self.streams[0]: shapes[0]}
+    shapes = self._stream_shapes(coded.height, coded.width)
     for name, stream in zip(self.streams, coded.streams, strict=True):
-      count = math.prod(by_stream[name])
+      count = math.prod(shapes[name])
       # Twice the coder's fixed overhead of two 32-bit words, as a margin.
       if count * self._fewest_bits[name] > 8 * len(stream) + 128:
         raise container.FormatError(
@@ -165,29 +175,31 @@ class Codec:
 
   def _symbols(self, coded: container.Coded, timing: Timing) -> tuple[dict[str, np.ndarray], tuple]:
     """`(symbols per stream, the synthesis' arguments)` of a file."""
-    shapes = self.latent_shapes(coded.height, coded.width)
-    if self.bundle.name not in ("hific", "hyperprior"):
-      with _Clock(timing, "coding"):
-        sym = self._coders[self.streams[0]].decode(coded.streams[0], _channels(shapes[0]))
-      return {self.streams[0]: sym}, (jnp.asarray(sym),)
-    y_shape, z_shape = shapes
-    with _Clock(timing, "coding"):
-      z_sym = self._coders["z"].decode(coded.streams[0], _channels(z_shape))
-    if self.bundle.prior == "autoregressive":
-      y_sym, mean = self._autoregressive(timing, z_sym, y_shape=y_shape, stream=coded.streams[1])
+    coding, shapes = self.coding, self._stream_shapes(coded.height, coded.width)
+    streams = dict(zip(coding.streams, coded.streams, strict=True))
+    symbols = {}
+    for name in coding.streams:
+      if name != coding.conditional:
+        with _Clock(timing, "coding"):
+          symbols[name] = self._coders[name].decode(streams[name], _channels(shapes[name]))
+    if coding.conditional is None:
+      return symbols, (jnp.asarray(symbols[coding.streams[0]]),)
+    y, z_sym = coding.conditional, symbols[self._hyper_stream]
+    if coding.side_info == "autoregressive":
+      symbols[y], mean = self._autoregressive(timing, z_sym, y_shape=shapes[y], stream=streams[y])
     else:
       with _Clock(timing, "side_info"):
-        mean, idx = self._side_info(z_sym, y_shape[1:3])
+        mean, idx = self._side_info(z_sym, shapes[y][1:3])
       with _Clock(timing, "coding"):
-        y_sym = self._coders["y"].decode(coded.streams[1], idx)
-    return {"z": z_sym, "y": y_sym}, (jnp.asarray(y_sym), jnp.asarray(mean))
+        symbols[y] = self._coders[y].decode(streams[y], idx)
+    return symbols, (jnp.asarray(symbols[y]), jnp.asarray(mean))
 
   def _decompress(self, coded: container.Coded) -> tuple[np.ndarray, Timing]:
     self._check_claim(coded)
     timing = Timing()
     hw = (coded.height, coded.width)
     with _Clock(timing, "transforms"):
-      synthesis = self._synthesis_within_budget(hw, self.latent_shapes(*hw))
+      synthesis = self._synthesis_within_budget(hw)
     _, args = self._symbols(coded, timing)
     with _Clock(timing, "transforms"):
       x = np.asarray(synthesis(self._variables, *args))
@@ -202,41 +214,36 @@ class Codec:
   # Side information: exact fixed point (see `sideinfo`).
 
   def _z_fixed(self, z_sym: np.ndarray) -> np.ndarray:
-    p = self.bundle.params
-    prior = p["hyperprior"]["z_prior"] if self.bundle.name == "hific" else p["z_prior"]
+    prior = params_at(self.bundle.params, self.coding.factorized[self._hyper_stream].path)
     medians = np.asarray(prior["quantiles"])[:, 1]
     return np.asarray(z_sym, np.float64) * 2.0**sideinfo.ACT_BITS + sideinfo.to_fixed(medians)
 
   @functools.cached_property
   def _fixed(self) -> dict:
-    """The fixed-point weights of the side-info networks."""
-    p = self.bundle.params
-    if self.bundle.name == "hific":
-      nets = {k: p["hyperprior"][k] for k in ("mean_synthesis", "scale_synthesis")}
-    else:
-      nets = {"hyper_synthesis": p["hyper_synthesis"]}
-      if self.bundle.prior == "autoregressive":
-        k = p["context"]["kernel"].shape[0]
-        mask = np.asarray(causal_mask(k))[:, :, None, None]
-        masked = {"kernel": np.asarray(p["context"]["kernel"]) * mask, "bias": p["context"]["bias"]}
-        nets["context"] = {"masked": masked}
-        nets["entropy_parameters"] = p["entropy_parameters"]
-    return {name: sideinfo.fixed_weights(net) for name, net in nets.items()}
+    """The fixed-point weights of the side-info networks (by position), and of the context model."""
+    p, coding = self.bundle.params, self.coding
+    fixed = {"nets": [sideinfo.fixed_weights(params_at(p, net.path)) for net in coding.nets]}
+    if coding.context is not None:
+      context_path, parameters_path = coding.context
+      context = params_at(p, context_path)
+      mask = np.asarray(causal_mask(context["kernel"].shape[0]))[:, :, None, None]
+      masked = {"kernel": np.asarray(context["kernel"]) * mask, "bias": context["bias"]}
+      fixed["context"] = sideinfo.fixed_weights({"masked": masked})
+      fixed["entropy_parameters"] = sideinfo.fixed_weights(params_at(p, parameters_path))
+    return fixed
 
-  def _hyper_fixed(self, z_sym: np.ndarray, latent_hw) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed-point `(mean, scale)` for non-autoregressive models, or the raw hyper output."""
-    w, z = self._fixed, self._z_fixed(z_sym)
-    if self.bundle.name == "hific":
-      padding = hyper_padding(self.bundle.model.padding)
-      return (sideinfo.hyper_synthesis(w["mean_synthesis"], z, "relu", latent_hw, padding=padding),
-              sideinfo.hyper_synthesis(w["scale_synthesis"], z, "relu", latent_hw, padding=padding))
-    model = self.bundle.model
-    if self.bundle.prior == "scale":
-      scale = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "relu", latent_hw, padding=model.padding)
-      return np.zeros_like(scale), scale
-    hyper = sideinfo.hyper_synthesis(w["hyper_synthesis"], z, "leaky_relu", latent_hw,
-                                     negative_slope=model.negative_slope, padding=model.padding)
-    return hyper, None
+  def _hyper_fixed(self, z_sym: np.ndarray, latent_hw) -> tuple[np.ndarray, np.ndarray | None]:
+    """Fixed-point `(mean, scale)`, or `(the net's output, None)` where it holds both halves
+    ("split") or feeds the context model ("autoregressive")."""
+    z = self._z_fixed(z_sym)
+    outputs = [sideinfo.hyper_synthesis(w, z, net.activation, latent_hw, negative_slope=net.negative_slope,
+                                        padding=net.padding)
+               for net, w in zip(self.coding.nets, self._fixed["nets"], strict=True)]
+    if self.coding.side_info == "mean_and_scale":
+      return outputs[0], outputs[1]
+    if self.coding.side_info == "scale":
+      return np.zeros_like(outputs[0]), outputs[0]
+    return outputs[0], None
 
   def _side_info(self, z_sym: np.ndarray, latent_hw) -> tuple[np.ndarray, np.ndarray]:
     mean, scale = self._hyper_fixed(z_sym, latent_hw)
@@ -253,14 +260,15 @@ class Codec:
       hyper, _ = self._hyper_fixed(z_sym, (h, w))
       # Host numpy: the per-position products are small matrix-vector ones.
       masked = jax.tree.map(np.asarray, self._fixed["context"]["masked"])
-      layers = [jax.tree.map(np.asarray, self._fixed["entropy_parameters"][f"Conv_{i}"]) for i in range(3)]
-      slope = self.bundle.model.negative_slope
+      parameters = self._fixed["entropy_parameters"]
+      layers = [jax.tree.map(np.asarray, parameters[f"Conv_{i}"]) for i in range(len(parameters))]
+      slope = self.coding.nets[0].negative_slope
     k = masked["kernel"].shape[0]
     r = k // 2
     y_hat = np.zeros((h + 2 * r, w + 2 * r, m), np.float64)  # fixed point, zero outside and ahead
     symbols = np.zeros((h, w, m), np.int32)
     means = np.zeros((h, w, m), np.float32)
-    coder = self._coders["y"]
+    coder = self._coders[self.coding.conditional]
     codec_stream = constriction.stream.queue.RangeEncoder() if y is not None else coder.decoder(stream)
     for i in range(h):
       for j in range(w):

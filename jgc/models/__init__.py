@@ -2,7 +2,10 @@
 
 Every codec model maps `__call__(x, *, train)` to `(x_hat, aux)`, images NHWC
 float32 in [0, 1]; `aux` holds "latents", "quantized", "bits" (noisy in
-training) and "bits_rounded", per entropy model, bits per image. Every
+training) and "bits_rounded", per entropy model, bits per image; `MAIN_LATENT`
+names the latent D is conditioned on. A codable model also declares its coding
+(`coding()`, `jgc.models.coding`): its streams, their entropy models and the
+side-information networks, which is all `jgc.codec` reads of it. Every
 discriminator maps `(x, y_hat, *, train)` to `(logits, features)`.
 """
 

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc.models.coding import Coding
 from jgc.models.hific import FACTOR, Encoder, Generator
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -79,6 +80,10 @@ class GC(nn.Module):
     return x_hat, aux
 
   # Coding helpers: the centre indices, coded per channel under `log2_pmf`.
+
+  def coding(self) -> Coding:
+    """One stream, w: the centre indices under the per-channel pmfs of `log2_pmf`."""
+    return Coding(streams=("w",), encoded=("w",), learned_pmf=("w", "log2_pmf"))
 
   def encode_latents(self, x: jax.Array) -> jax.Array:
     """The int32 centre index of every latent element."""

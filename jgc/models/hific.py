@@ -24,6 +24,7 @@ from jgc.entropy import (
   scale_index,
   symbols,
 )
+from jgc.models.coding import Coding, Factorized, SideInfoNet
 from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.layers import ChannelNorm
@@ -206,6 +207,15 @@ class HiFiC(nn.Module):
 
   # Coding helpers: exactly what the range coder needs, so jgc.codec never
   # reaches inside the model.
+
+  def coding(self) -> Coding:
+    """z under the factorized prior, then y under scale tables, its means and scales from
+    the mean and scale hyper-synthesis nets."""
+    nets = tuple(SideInfoNet(("hyperprior", name), "relu", padding=hyper_padding(self.padding))
+                 for name in ("mean_synthesis", "scale_synthesis"))
+    return Coding(streams=("z", "y"), encoded=("y", "z"),
+                  factorized={"z": Factorized(("hyperprior", "z_prior"), gate_last=self.prior_gate_last)},
+                  conditional="y", distribution=self.likelihood, side_info="mean_and_scale", nets=nets)
 
   def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""

@@ -28,6 +28,7 @@ from jgc.entropy import (
   scale_index,
   symbols,
 )
+from jgc.models.coding import Coding, Factorized, SideInfoNet
 from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, activation, hyperprior_aux
 from jgc.models.layers import GDN, MaskedConv
@@ -188,6 +189,21 @@ class HyperpriorCodec(nn.Module):
     return x_hat, aux
 
   # Coding helpers, as in `HiFiC`.
+
+  def coding(self) -> Coding:
+    """z under the factorized prior, then y under Gaussian scale tables from the hyper-synthesis
+    (and, for the autoregressive prior, the context model, position by position)."""
+    filters = tuple(self.prior_filters)
+    common = dict(streams=("z", "y"), encoded=("y", "z"), factorized={"z": Factorized(("z_prior",), filters)},
+                  conditional="y")
+    if self.prior == "scale":
+      return Coding(**common, side_info="scale", nets=(SideInfoNet(("hyper_synthesis",), "relu",
+                                                                   padding=self.padding),))
+    net = SideInfoNet(("hyper_synthesis",), "leaky_relu", self.negative_slope, self.padding)
+    if self.prior == "autoregressive":
+      return Coding(**common, side_info="autoregressive", nets=(net,),
+                    context=(("context",), ("entropy_parameters",)))
+    return Coding(**common, side_info="split", nets=(net,))
 
   def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""

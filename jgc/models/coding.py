@@ -1,0 +1,80 @@
+"""What a model declares about its coding, so that `jgc.codec` needs nothing else.
+
+Each codable model has a `coding()` method returning a `Coding`: its streams
+in file order, which entropy model codes each, and, for a stream coded under
+Gaussian (or logistic) scale tables, the side-information networks that the
+codec runs in exact fixed point on both sides (`jgc.codec.sideinfo`), with
+where their parameters sit and how they are built. The codec reads parameters
+only at these paths, so a new model plugs in here and in its own class. No
+bytes and no coder here: models stay free of the codec.
+"""
+
+import dataclasses
+
+# How the side-information networks give the conditional stream's means and scales.
+SIDE_INFO = (
+    "mean_and_scale",  # two nets, one for the means and one for the scales (HiFiC)
+    "scale",  # one net for the scales; the means are zero (Ballé 2018)
+    "split",  # one net whose output halves are means and scales (Minnen 2018, mean-scale)
+    "autoregressive",  # one net, then a masked context conv and 1x1 nets, position by position (Minnen 2018)
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SideInfoNet:
+  """A `jgc.models.hyper.HyperSynthesis` at `path` in the model's parameters."""
+
+  path: tuple[str, ...]
+  activation: str
+  negative_slope: float = 0.2
+  padding: str = "SAME"
+
+
+@dataclasses.dataclass(frozen=True)
+class Factorized:
+  """A stream coded under a `FactorizedPrior` at `path`, one table per channel, symbols
+  relative to its medians."""
+
+  path: tuple[str, ...]
+  filters: tuple[int, ...] = (3, 3, 3)
+  gate_last: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Coding:
+  """A model's coding.
+
+  Attributes:
+    streams: stream names in file order.
+    encoded: the names of what `encode_latents` returns, in its order.
+    factorized: the streams coded under a factorized prior.
+    learned_pmf: a stream coded under per-channel pmfs the model computes, and the
+      method that gives their log2 (GC's centres).
+    conditional: the stream coded under scale tables, with side information.
+    distribution: "gaussian" or "logistic", of the conditional stream.
+    side_info: one of `SIDE_INFO`.
+    nets: the side-information networks.
+    context: for "autoregressive", the paths of the masked context conv and of the
+      1x1 entropy-parameter nets.
+  """
+
+  streams: tuple[str, ...]
+  encoded: tuple[str, ...]
+  factorized: dict[str, Factorized] = dataclasses.field(default_factory=dict)
+  learned_pmf: tuple[str, str] | None = None
+  conditional: str | None = None
+  distribution: str = "gaussian"
+  side_info: str | None = None
+  nets: tuple[SideInfoNet, ...] = ()
+  context: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+
+  def __post_init__(self):
+    if self.side_info is not None and self.side_info not in SIDE_INFO:
+      raise ValueError(f"unknown side_info {self.side_info!r}; expected one of {SIDE_INFO}")
+
+
+def params_at(params, path: tuple[str, ...]):
+  """The sub-tree of `params` at `path`."""
+  for name in path:
+    params = params[name]
+  return params
