@@ -177,12 +177,30 @@ def test_a_header_claiming_more_than_the_memory_budget_is_refused_before_decodin
   coded = container.unpack(c.compress(PHOTO[:32, :48])[0], 2)
   # Streams long enough to hold the claimed symbols, so that the memory budget is what refuses it.
   claim = container.pack(container.Coded(coded.model_id, 16384, 16384, [s + bytes(1 << 20) for s in coded.streams]))
-  monkeypatch.setenv(memory.BUDGET_ENV, "1")
-  with pytest.raises(memory.TooLarge, match=r"16384x16384 image with hific needs about [\d.]+ GiB; the budget is 1\.0"):
+  # Its symbols and side information alone take more than 0.2 GiB, so no tile fits either.
+  monkeypatch.setenv(memory.BUDGET_ENV, "0.2")
+  with pytest.raises(memory.TooLarge, match=r"16384x16384 image with hific, even in tiles, needs about [\d.]+ GiB; "
+                                            r"the budget is 0\.20"):
     c.decompress(claim)
   monkeypatch.setenv(memory.BUDGET_ENV, "lots")
   with pytest.raises(ValueError, match="not a number of GiB"):
     c.decompress(claim)
+
+
+@pytest.mark.parametrize("kind", ["hific", "mean_scale", "gc"])
+def test_beyond_the_memory_budget_images_decode_in_tiles_as_a_whole(kind, monkeypatch):
+  c = codec(kind)
+  image = skdata.astronaut()[:256, :320]
+  data = c.compress(image)[0]
+  whole = c.decompress(data)[0]
+  # A budget just under the whole image's synthesis; windows of 4 + 2 x radius latents fit it.
+  shape = c._stream_shapes(256, 320)[c.coding.conditional or c.streams[0]]
+  needed = c._synthesis_and_memory(shape, shape[1:3], (256, 320))[1]
+  monkeypatch.setenv(memory.BUDGET_ENV, str((needed - 1) / 2**30))
+  monkeypatch.setattr(Codec, "TILES", (4,))
+  assert c._synthesis_within_budget((256, 320))[1] == 4
+  tiled = c.decompress(data)[0]
+  assert np.abs(tiled.astype(np.int32) - whole).max() <= 1
 
 
 @settings(max_examples=6, **FUZZ)
@@ -230,3 +248,23 @@ def test_fixed_point_transposed_conv_equals_the_native_one_exactly(padding):
     weights = {"kernel": jnp.asarray(kernel), "bias": jnp.zeros(4)}
     ours = np.asarray(sideinfo._layer("transpose", weights, jnp.asarray(x), None, 0.2, padding))
   np.testing.assert_array_equal(ours, np.floor(ref / 2.0**sideinfo.WEIGHT_BITS))
+
+
+@pytest.mark.parametrize("kind", ["hific", "mean_scale", "gc", "vaegan"])
+def test_one_latent_reaches_no_further_than_the_declared_synthesis_radius(kind):
+  c = codec(kind)
+  radius, stride = c.coding.synthesis_radius, c.coding.latent_stride
+  side = 2 * radius + 5
+  name = c.coding.conditional or c.streams[0]
+  # A photo's symbols, so that the reconstruction is not clipped flat around the bumped one.
+  base = c.decode_symbols(c.compress(skdata.astronaut()[:side * stride, :side * stride])[0])[name]
+  bumped = base.copy()
+  bumped[0, side // 2, side // 2] = (bumped[0, side // 2, side // 2] + 1) % 3 if kind == "gc" else 3
+  mean = np.zeros(base.shape, np.float32)
+  args = (lambda s: (s, mean)) if c.coding.conditional else (lambda s: (s,))
+  decode = functools.partial(c._decode, c._variables, image_hw=(side * stride, side * stride))
+  changed = np.abs(np.asarray(decode(*args(bumped))) - np.asarray(decode(*args(base))))[0].max(-1) > 1e-6
+  rows, cols = np.nonzero(changed)
+  assert rows.size, "the bumped latent changed nothing"
+  lo, hi = (side // 2 - radius) * stride, (side // 2 + radius + 1) * stride
+  assert lo <= rows.min() and rows.max() < hi and lo <= cols.min() and cols.max() < hi

@@ -125,23 +125,63 @@ class Codec:
     except sideinfo.SideInfoError as e:  # decoded symbols no trained model produces
       raise StreamError(f"corrupt coded stream: {e}") from None
 
-  def _synthesis_within_budget(self, hw: tuple[int, int]) -> jax.stages.Compiled:
-    """The synthesis compiled for `hw`, once its memory is known to fit the budget."""
-    shapes, conditional = self._stream_shapes(*hw), self.coding.conditional
-    if conditional is not None:
-      shape = shapes[conditional]
-      args = (jax.ShapeDtypeStruct(shape, jnp.int32), jax.ShapeDtypeStruct(shape, jnp.float32))
-      # The side information's float64 host arrays: hyper output, means, scales, indices, symbols.
-      host = 8 * 6 * int(np.prod(shape))
-    else:
-      shape = shapes[self.streams[0]]
-      args = (jax.ShapeDtypeStruct(shape, jnp.int32),)
-      host = 8 * int(np.prod(shape))
-    compiled = self._decode.lower(self._variables, *args, image_hw=hw).compile()
+  # Tiles tried, largest first, when the whole image's synthesis exceeds the memory budget
+  # (latent positions per side; each is decoded with `synthesis_radius` more on every side).
+  TILES = (256, 128, 64, 32, 16)
+
+  def _synthesis_within_budget(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int | None]:
+    """`(compiled synthesis, tile)`: the whole image's (tile None) if it fits the memory budget,
+    else the largest of `TILES` whose overlapping window fits; `memory.TooLarge` if none does."""
+    coding = self.coding
+    shape = self._stream_shapes(*hw)[coding.conditional or self.streams[0]]
+    compiled, needed = self._synthesis_and_memory(shape, shape[1:3], hw)
+    budget = memory.budget_bytes()
+    if needed <= budget:
+      return compiled, None
+    radius, stride = coding.synthesis_radius, coding.latent_stride
+    for tile in self.TILES:
+      lh, lw = min(shape[1], tile + 2 * radius), min(shape[2], tile + 2 * radius)
+      if (lh, lw) == shape[1:3]:
+        continue  # the window is the whole latent: no smaller than the whole image
+      tiled, tile_needed = self._synthesis_and_memory(shape, (lh, lw), (lh * stride, lw * stride))
+      if tile_needed <= budget:
+        return tiled, tile
+    memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
+    raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
+
+  def _synthesis_and_memory(self, shape: tuple[int, ...], window_hw: tuple[int, int],
+                            image_hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int]:
+    """The synthesis compiled for a `window_hw` part of a latent of `shape`, and the bytes that
+    decoding the whole latent with it takes."""
+    window = (1, *window_hw, shape[-1])
+    args = [jax.ShapeDtypeStruct(window, jnp.int32)]
+    if self.coding.conditional:
+      args.append(jax.ShapeDtypeStruct(window, jnp.float32))
+    compiled = self._decode.lower(self._variables, *args, image_hw=image_hw).compile()
     stats = compiled.memory_analysis()
-    needed = host + (stats.temp_size_in_bytes + stats.output_size_in_bytes if stats else 0)
-    memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}")
-    return compiled
+    # The decoded symbols and the side information's float64 host arrays (hyper output, means,
+    # scales, indices, symbols) cover the whole latent, tiled or not.
+    host = 8 * (6 if self.coding.conditional else 1) * math.prod(shape)
+    return compiled, host + (stats.temp_size_in_bytes + stats.output_size_in_bytes if stats else 0)
+
+  def _synthesize(self, compiled: jax.stages.Compiled, tile: int | None, args: tuple,
+                  hw: tuple[int, int]) -> np.ndarray:
+    """The uint8 image, whole or tile by tile; each tile's window overlaps its neighbours by
+    the synthesis radius, so its centre is what the whole image's synthesis computes."""
+    if tile is None:
+      return _to_uint8(compiled(self._variables, *args)[0])
+    (lh, lw), radius, stride = args[0].shape[1:3], self.coding.synthesis_radius, self.coding.latent_stride
+    wh, ww = min(lh, tile + 2 * radius), min(lw, tile + 2 * radius)
+    image = np.zeros((lh * stride, lw * stride, 3), np.uint8)
+    for i in range(0, lh, tile):
+      for j in range(0, lw, tile):
+        # The window around the tile, moved inward at the latent's edges.
+        a, b = min(max(i - radius, 0), lh - wh), min(max(j - radius, 0), lw - ww)
+        x = compiled(self._variables, *(v[:, a:a + wh, b:b + ww] for v in args))[0]
+        th, tw = min(tile, lh - i) * stride, min(tile, lw - j) * stride
+        top, left = (i - a) * stride, (j - b) * stride
+        image[i * stride:i * stride + th, j * stride:j * stride + tw] = _to_uint8(x[top:top + th, left:left + tw])
+    return image[:hw[0], :hw[1]]
 
   @functools.cached_property
   def _fewest_bits(self) -> dict[str, float]:
@@ -199,12 +239,11 @@ class Codec:
     timing = Timing()
     hw = (coded.height, coded.width)
     with _Clock(timing, "transforms"):
-      synthesis = self._synthesis_within_budget(hw)
+      synthesis, tile = self._synthesis_within_budget(hw)
     _, args = self._symbols(coded, timing)
     with _Clock(timing, "transforms"):
-      x = np.asarray(synthesis(self._variables, *args))
-    # A corrupt stream can decode to NaN; it still becomes an image, never an error in the cast.
-    return np.round(np.clip(np.nan_to_num(x[0]), 0.0, 1.0) * 255.0).astype(np.uint8), timing
+      image = self._synthesize(synthesis, tile, args, hw)
+    return image, timing
 
   def estimate_bits(self, image: np.ndarray) -> float:
     """The model's own rate estimate (evaluation forward, rounded latents), bits."""
@@ -290,6 +329,11 @@ class Codec:
     if y is not None:
       return codec_stream.get_compressed().astype("<u4").tobytes(), None
     return symbols[None], means[None]
+
+
+def _to_uint8(x: jax.Array) -> np.ndarray:
+  # A corrupt stream can decode to NaN; it still becomes an image, never an error in the cast.
+  return np.round(np.clip(np.nan_to_num(np.asarray(x)), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _to_float(image: np.ndarray) -> jax.Array:

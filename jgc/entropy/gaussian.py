@@ -52,27 +52,20 @@ def gaussian_likelihood(
   Returns:
     Likelihoods with the shape of `y`.
   """
-  return _likelihood(_standardized_cdf, y, mean, scale, scale_bound, likelihood_bound)
+  return _likelihood(_standardized_cdf, y, mean, scale, scale_bound=scale_bound, likelihood_bound=likelihood_bound)
 
 
-def logistic_likelihood(
-    y: jax.Array,
-    mean: jax.Array | float,
-    scale: jax.Array,
-    *,
-    scale_bound: float = SCALE_MIN,
-    likelihood_bound: float = LIKELIHOOD_BOUND,
-) -> jax.Array:
-  """P(y) under Logistic(mean, scale) * U(-1/2, 1/2), elementwise, with
-  `gaussian_likelihood`'s arguments (the PyTorch HiFiC port's
-  `likelihood_type="logistic"`, its `helpers/maths.py`)."""
-  return _likelihood(jax.nn.sigmoid, y, mean, scale, scale_bound, likelihood_bound)
+def logistic_likelihood(y: jax.Array, mean: jax.Array | float, scale: jax.Array, **bounds: float) -> jax.Array:
+  """P(y) under Logistic(mean, scale) * U(-1/2, 1/2), elementwise, with `gaussian_likelihood`'s
+  arguments (the PyTorch HiFiC port's `likelihood_type="logistic"`, its `helpers/maths.py`)."""
+  return _likelihood(jax.nn.sigmoid, y, mean, scale, **bounds)
 
 
 DISTRIBUTIONS = {"gaussian": gaussian_likelihood, "logistic": logistic_likelihood}
 
 
-def _likelihood(cdf, y, mean, scale, scale_bound: float, likelihood_bound: float) -> jax.Array:
+def _likelihood(cdf, y, mean, scale, *, scale_bound: float = SCALE_MIN,
+                likelihood_bound: float = LIKELIHOOD_BOUND) -> jax.Array:
   scale = lower_bound(scale, scale_bound)
   # Evaluate on the negative side of the mean, where the CDF is small and exact.
   v = jnp.abs(y - mean)

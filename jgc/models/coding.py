@@ -56,10 +56,15 @@ class Coding:
     nets: the side-information networks.
     context: for "autoregressive", the paths of the masked context conv and of the
       1x1 entropy-parameter nets.
+    synthesis_radius: how far, in latent positions, one latent's effect on the
+      reconstruction reaches; tiles of a large image overlap by this much.
+    latent_stride: pixels per latent position along each side.
   """
 
   streams: tuple[str, ...]
   encoded: tuple[str, ...]
+  synthesis_radius: int
+  latent_stride: int = 16
   factorized: dict[str, Factorized] = dataclasses.field(default_factory=dict)
   learned_pmf: tuple[str, str] | None = None
   conditional: str | None = None
@@ -78,3 +83,10 @@ def params_at(params, path: tuple[str, ...]):
   for name in path:
     params = params[name]
   return params
+
+
+def generator_radius(num_residual_blocks: int) -> int:
+  """`synthesis_radius` of HiFiC's generator (also GC's and VAE-GAN's): its 3x3 convs at the
+  latent's resolution reach one position each, the four upsampling 3x3 convs and the final 7x7
+  together less than three (1 + 1/2 + 1/4 + 1/8 + 3/16)."""
+  return 2 * num_residual_blocks + 1 + 3

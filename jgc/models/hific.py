@@ -24,7 +24,7 @@ from jgc.entropy import (
   scale_index,
   symbols,
 )
-from jgc.models.coding import Coding, Factorized, SideInfoNet
+from jgc.models.coding import Coding, Factorized, SideInfoNet, generator_radius
 from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.layers import ChannelNorm
@@ -213,7 +213,7 @@ class HiFiC(nn.Module):
     the mean and scale hyper-synthesis nets."""
     nets = tuple(SideInfoNet(("hyperprior", name), "relu", padding=hyper_padding(self.padding))
                  for name in ("mean_synthesis", "scale_synthesis"))
-    return Coding(streams=("z", "y"), encoded=("y", "z"),
+    return Coding(streams=("z", "y"), encoded=("y", "z"), synthesis_radius=generator_radius(self.num_residual_blocks),
                   factorized={"z": Factorized(("hyperprior", "z_prior"), gate_last=self.prior_gate_last)},
                   conditional="y", distribution=self.likelihood, side_info="mean_and_scale", nets=nets)
 

@@ -194,8 +194,9 @@ class HyperpriorCodec(nn.Module):
     """z under the factorized prior, then y under Gaussian scale tables from the hyper-synthesis
     (and, for the autoregressive prior, the context model, position by position)."""
     filters = tuple(self.prior_filters)
-    common = dict(streams=("z", "y"), encoded=("y", "z"), factorized={"z": Factorized(("z_prior",), filters)},
-                  conditional="y")
+    # The synthesis' four 5x5 stride-2 transposed convs reach 2 + 1 + 1/2 + 1/4 positions.
+    common = dict(streams=("z", "y"), encoded=("y", "z"), synthesis_radius=4,
+                  factorized={"z": Factorized(("z_prior",), filters)}, conditional="y")
     if self.prior == "scale":
       return Coding(**common, side_info="scale", nets=(SideInfoNet(("hyper_synthesis",), "relu",
                                                                    padding=self.padding),))
