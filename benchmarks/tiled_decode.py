@@ -45,15 +45,15 @@ def bounds(codec, hw: tuple[int, int]) -> dict:
   """GiB that decoding an `hw` image takes, whole and with each tile size."""
   shape = codec._stream_shapes(*hw)["y"]
   out = {"whole_gib": round(codec._synthesis_and_memory(shape, shape[1:3], hw)[1] / 2**30, 2)}
-  radius, stride = codec.coding.synthesis_radius, codec.coding.latent_stride
+  stride = codec.coding.latent_stride
   for tile in codec.TILES:
-    window = (tile + 2 * radius,) * 2
+    window = codec._window(shape[1:3], tile)
     needed = codec._synthesis_and_memory(shape, window, (window[0] * stride, window[1] * stride))[1]
     out[f"tile_{tile}_gib"] = round(needed / 2**30, 2)
   return out
 
 
-def child(side: int, path: str) -> dict:
+def child(path: str) -> dict:
   """Decodes `path` (made by the parent) and saves the image next to it."""
   codec = _codec()
   with open(path, "rb") as f:
@@ -80,13 +80,15 @@ def main() -> dict:
   parser.add_argument("--child")
   args = parser.parse_args()
   if args.child:
-    return child(args.side_px, args.child)
+    return child(args.child)
   codec = _codec()
   result = {"megapixels_24": bounds(codec, MEGAPIXELS_24), "side": bounds(codec, (args.side_px, args.side_px))}
   print(json.dumps(result), flush=True)
   # By default just above what the largest tile smaller than the image needs.
   latent_side = codec._stream_shapes(args.side_px, args.side_px)["y"][1]
-  tile = next(t for t in codec.TILES if t + 2 * codec.coding.synthesis_radius < latent_side)
+  tile = next((t for t in codec.TILES if t + 2 * codec.coding.synthesis_radius < latent_side), None)
+  if tile is None and args.budget_gib is None:
+    raise SystemExit(f"--side_px {args.side_px} is smaller than the smallest tile and its overlap; use a larger one")
   budget = args.budget_gib or result["side"][f"tile_{tile}_gib"] + 0.05
   path = os.path.join("/tmp", f"jgc-tiled-{os.getpid()}.jgc")
   with open(path, "wb") as f:
@@ -94,7 +96,7 @@ def main() -> dict:
   runs = {}
   for label, limit in (("whole", None), ("tiled", budget)):
     env = {**os.environ, **({"JGC_MEMORY_BUDGET_GIB": str(limit)} if limit else {})}
-    out = subprocess.run([sys.executable, __file__, "--child", path, "--side_px", str(args.side_px)], env=env,
+    out = subprocess.run([sys.executable, __file__, "--child", path], env=env,
                          capture_output=True, text=True)
     if out.returncode:
       raise SystemExit(f"{label} failed:\n{out.stderr[-3000:]}")

@@ -206,8 +206,6 @@ def _to_float(images: jax.Array) -> jax.Array:
   return images.astype(jnp.float32) / 255.0
 
 
-
-
 def _halves(arrays: list[jax.Array]) -> tuple[list[jax.Array], list[jax.Array]]:
   pairs = [jnp.split(a, 2) for a in arrays]
   return [p[0] for p in pairs], [p[1] for p in pairs]

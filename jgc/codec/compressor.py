@@ -138,16 +138,21 @@ class Codec:
     budget = memory.budget_bytes()
     if needed <= budget:
       return compiled, None
-    radius, stride = coding.synthesis_radius, coding.latent_stride
     for tile in self.TILES:
-      lh, lw = min(shape[1], tile + 2 * radius), min(shape[2], tile + 2 * radius)
+      lh, lw = self._window(shape[1:3], tile)
       if (lh, lw) == shape[1:3]:
         continue  # the window is the whole latent: no smaller than the whole image
+      stride = coding.latent_stride
       tiled, tile_needed = self._synthesis_and_memory(shape, (lh, lw), (lh * stride, lw * stride))
       if tile_needed <= budget:
         return tiled, tile
     memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
     raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
+
+  def _window(self, latent_hw: tuple[int, int], tile: int) -> tuple[int, int]:
+    """The latent positions a tile is synthesized from: itself and the synthesis radius around it."""
+    reach = tile + 2 * self.coding.synthesis_radius
+    return min(latent_hw[0], reach), min(latent_hw[1], reach)
 
   def _synthesis_and_memory(self, shape: tuple[int, ...], window_hw: tuple[int, int],
                             image_hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int]:
@@ -171,7 +176,7 @@ class Codec:
     if tile is None:
       return _to_uint8(compiled(self._variables, *args)[0])
     (lh, lw), radius, stride = args[0].shape[1:3], self.coding.synthesis_radius, self.coding.latent_stride
-    wh, ww = min(lh, tile + 2 * radius), min(lw, tile + 2 * radius)
+    wh, ww = self._window((lh, lw), tile)
     image = np.zeros((lh * stride, lw * stride, 3), np.uint8)
     for i in range(0, lh, tile):
       for j in range(0, lw, tile):
@@ -301,7 +306,8 @@ class Codec:
       masked = jax.tree.map(np.asarray, self._fixed["context"]["masked"])
       parameters = self._fixed["entropy_parameters"]
       layers = [jax.tree.map(np.asarray, parameters[f"Conv_{i}"]) for i in range(len(parameters))]
-      slope = self.coding.nets[0].negative_slope
+      # The context model and entropy parameters share the hyper-synthesis' activation.
+      act, slope = self.coding.nets[0].activation, self.coding.nets[0].negative_slope
     k = masked["kernel"].shape[0]
     r = k // 2
     y_hat = np.zeros((h + 2 * r, w + 2 * r, m), np.float64)  # fixed point, zero outside and ahead
@@ -312,9 +318,8 @@ class Codec:
     for i in range(h):
       for j in range(w):
         with _Clock(timing, "side_info"):
-          ctx = sideinfo.dense_stack([masked], y_hat[i : i + k, j : j + k].reshape(1, -1), "leaky_relu", slope)
-          out = sideinfo.dense_stack(layers, np.concatenate([hyper[0, i, j][None], ctx], axis=1), "leaky_relu",
-                                     slope)[0]
+          ctx = sideinfo.dense_stack([masked], y_hat[i : i + k, j : j + k].reshape(1, -1), act, slope)
+          out = sideinfo.dense_stack(layers, np.concatenate([hyper[0, i, j][None], ctx], axis=1), act, slope)[0]
           mean_fx, scale_fx = np.split(out, 2)
           mean = sideinfo.from_fixed(mean_fx)
           idx = sideinfo.scale_indices(scale_fx, self.bundle.boundaries)

@@ -22,13 +22,11 @@ scale to its 64-entry table (the smallest entry at or above it;
 """
 
 import re
-from collections.abc import Mapping
 
 import numpy as np
 
-from jgc import torch_files
 from jgc.codec import bundle as bundles
-from jgc.codec.torch_import import CheckpointMismatch, Reader, check_shapes, strip_prefix
+from jgc.codec.torch_import import CheckpointMismatch, Reader, check_shapes, load_state_dict, strip_prefix
 from jgc.entropy.gaussian import SCALE_TABLE
 from jgc.models.hyperprior import COMPRESSAI_LAYERS
 
@@ -54,12 +52,9 @@ def model_config(arch: str, channels: int, latent_channels: int) -> dict:
 
 
 def _state_dict(path: str) -> dict[str, np.ndarray]:
-  obj = torch_files.load(path)
-  if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-    obj = obj["state_dict"]  # a training checkpoint of CompressAI's examples/train.py
-  if not isinstance(obj, Mapping):
-    raise CheckpointMismatch(f"{path}: holds a {type(obj).__name__}, not a state_dict")
-  return {_canonical(k): np.asarray(v) for k, v in obj.items()}
+  # A zoo file, or a training checkpoint of CompressAI's examples/train.py ("state_dict").
+  state, _ = load_state_dict(path, "state_dict")
+  return {_canonical(k): v for k, v in state.items()}
 
 
 # Older CompressAI names of the factorized prior's parameters (`_matrix0`, zoo files' `_matrices.0`).

@@ -34,9 +34,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jgc import torch_files
 from jgc.codec import bundle as bundles
-from jgc.codec.torch_import import CheckpointMismatch, Reader, check_shapes, strip_prefix
+from jgc.codec.torch_import import CheckpointMismatch, Reader, check_shapes, load_state_dict
 from jgc.entropy.factorized import FactorizedPrior
 
 # Parts of the port's model that the codec does not use.
@@ -50,18 +49,6 @@ _NOT_STANDARD = "is it the port's HiFiC with ChannelNorm, no sampled noise and t
 _SUPPORTED_ARGS = {"likelihood_type": ("gaussian", "logistic"), "sample_noise": (False,),
                    "use_latent_mixture_model": (False,), "use_channel_norm": (True,),
                    "normalize_input_image": (False, True)}
-
-
-def _checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
-  """`(state_dict, args)`; a bare state_dict has the port's default arguments."""
-  obj = torch_files.load(path)
-  args = {}
-  if isinstance(obj, Mapping) and isinstance(obj.get("model_state_dict"), Mapping):
-    args = obj.get("args") if isinstance(obj.get("args"), Mapping) else {}
-    obj = obj["model_state_dict"]
-  if not isinstance(obj, Mapping):
-    raise CheckpointMismatch(f"{path}: holds a {type(obj).__name__}, not a state_dict")
-  return {strip_prefix(k): np.asarray(v) for k, v in obj.items() if isinstance(v, np.ndarray)}, args
 
 
 def _fields(args: Mapping, path: str) -> dict:
@@ -156,8 +143,10 @@ def convert(state: dict[str, np.ndarray], args: Mapping | None = None, path: str
 
 def load(path: str) -> tuple[dict, dict]:
   """`(model config, params)` of the port's checkpoint file `path`."""
-  state, args = _checkpoint(path)
-  return convert(state, args, path)
+  state, checkpoint = load_state_dict(path, "model_state_dict")
+  # A bare state_dict has the port's default arguments.
+  args = checkpoint.get("args")
+  return convert(state, args if isinstance(args, Mapping) else {}, path)
 
 
 def bundle_bytes(path: str) -> bytes:

@@ -8,12 +8,13 @@ convolution) does.
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc import torch_files
 from jgc.models import build_model
 
 
@@ -57,6 +58,17 @@ class Reader:
 def strip_prefix(key: str) -> str:
   """A state_dict key without DataParallel's "module." prefix."""
   return re.sub(r"^module\.", "", key)
+
+
+def load_state_dict(path: str, wrapper_key: str) -> tuple[dict[str, np.ndarray], Mapping]:
+  """`(state_dict, the checkpoint around it)` of a torch file: a bare state_dict (then `{}`
+  around it), or a training checkpoint holding it under `wrapper_key`. Keys lose "module."."""
+  obj, wrapper = torch_files.load(path), {}
+  if isinstance(obj, Mapping) and isinstance(obj.get(wrapper_key), Mapping):
+    wrapper, obj = obj, obj[wrapper_key]
+  if not isinstance(obj, Mapping):
+    raise CheckpointMismatch(f"{path}: holds a {type(obj).__name__}, not a state_dict")
+  return {strip_prefix(k): np.asarray(v) for k, v in obj.items()}, wrapper
 
 
 def check_shapes(config: dict, params: dict, path: str, what: str, image_hw: tuple[int, int] = (64, 64)) -> None:

@@ -206,7 +206,7 @@ def conv(x: jax.Array, kernel: jax.Array, strides: tuple[int, int], padding: Pad
   if not use_cpu_forms():
     return _native(x, kernel, strides, pads)
   if strides != (1, 1):
-    return strided_conv(x, kernel, strides, padding if isinstance(padding, str) else tuple(pads))
+    return strided_conv(x, kernel, strides, tuple(pads))
   return conv_valid(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel)
 
 

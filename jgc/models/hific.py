@@ -16,13 +16,13 @@ import jax
 import jax.numpy as jnp
 
 from jgc.entropy import (
-  DISTRIBUTIONS,
-  FactorizedPrior,
-  add_uniform_noise,
-  dequantize,
-  quantize_around_mean,
-  scale_index,
-  symbols,
+    DISTRIBUTIONS,
+    FactorizedPrior,
+    add_uniform_noise,
+    dequantize,
+    quantize_around_mean,
+    scale_index,
+    symbols,
 )
 from jgc.models.coding import Coding, Factorized, SideInfoNet, generator_radius
 from jgc.models.convs import Conv, ConvTranspose
@@ -46,8 +46,9 @@ def _conv(features: int, kernel: int, stride: int, padding: str, dtype: jnp.dtyp
   raise ValueError(f"HiFiC padding is one of {PADDINGS}, got {padding!r}")
 
 
-def hyper_padding(padding: str) -> str:
-  """The hyper transforms' padding: the PyTorch port's are PyTorch-aligned (`network/hyper.py`)."""
+def torch_aligned(padding: str) -> str:
+  """The padding of the transposed convs and hyper transforms: the PyTorch port's are
+  PyTorch-aligned (`network/generator.py`, `network/hyper.py`)."""
   return "TORCH" if padding == "REFLECT" else "SAME"
 
 
@@ -102,10 +103,8 @@ class Generator(nn.Module):
     for _ in range(self.num_residual_blocks):
       x = ResidualBlock(self.dtype, self.padding)(x)
     x = x + head
-    # The port's transposed convs pad as PyTorch does (padding 1, output_padding 1).
-    upsample = "TORCH" if self.padding == "REFLECT" else "SAME"
     for c in self.channels[1:]:
-      x = ConvTranspose(c, (3, 3), (2, 2), padding=upsample, dtype=self.dtype)(x)
+      x = ConvTranspose(c, (3, 3), (2, 2), padding=torch_aligned(self.padding), dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
     return _conv(3, 7, 1, self.padding, self.dtype)(x).astype(jnp.float32)
 
@@ -128,7 +127,7 @@ class MeanScaleHyperprior(nn.Module):
 
   def setup(self):
     # The PyTorch port reflects around its strided hyper-analysis convs (`network/hyper.py`).
-    padding = hyper_padding(self.padding)
+    padding = torch_aligned(self.padding)
     self.analysis = HyperAnalysis(self.hyper_channels, padding=padding,
                                   strided_pad_mode="reflect" if self.padding == "REFLECT" else "constant")
     widths = (self.hyper_channels, self.hyper_channels)
@@ -185,8 +184,6 @@ class HiFiC(nn.Module):
   likelihood: str = "gaussian"
 
   def setup(self):
-    if self.padding not in PADDINGS:
-      raise ValueError(f"HiFiC padding is one of {PADDINGS}, got {self.padding!r}")
     if self.likelihood not in DISTRIBUTIONS:
       raise ValueError(f"HiFiC likelihood is one of {sorted(DISTRIBUTIONS)}, got {self.likelihood!r}")
     self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype, self.padding)
@@ -211,7 +208,7 @@ class HiFiC(nn.Module):
   def coding(self) -> Coding:
     """z under the factorized prior, then y under scale tables, its means and scales from
     the mean and scale hyper-synthesis nets."""
-    nets = tuple(SideInfoNet(("hyperprior", name), "relu", padding=hyper_padding(self.padding))
+    nets = tuple(SideInfoNet(("hyperprior", name), "relu", padding=torch_aligned(self.padding))
                  for name in ("mean_synthesis", "scale_synthesis"))
     return Coding(streams=("z", "y"), encoded=("y", "z"), synthesis_radius=generator_radius(self.num_residual_blocks),
                   factorized={"z": Factorized(("hyperprior", "z_prior"), gate_last=self.prior_gate_last)},

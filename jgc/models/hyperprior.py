@@ -21,12 +21,12 @@ import jax
 import jax.numpy as jnp
 
 from jgc.entropy import (
-  FactorizedPrior,
-  add_uniform_noise,
-  dequantize,
-  gaussian_likelihood,
-  scale_index,
-  symbols,
+    FactorizedPrior,
+    add_uniform_noise,
+    dequantize,
+    gaussian_likelihood,
+    scale_index,
+    symbols,
 )
 from jgc.models.coding import Coding, Factorized, SideInfoNet
 from jgc.models.convs import Conv, ConvTranspose
