@@ -3,6 +3,10 @@
 Only process 0 writes. TensorBoard files come from tensorboardX, because
 `clu.metric_writers` imports TensorFlow; averaging uses `clu.metrics`, whose
 merges run on the device, so metrics leave it only at a log step.
+
+Events are written and flushed in the caller's thread: `SummaryWriter` queues
+them for a thread of its own, whose `flush()` does not wait for the queue, so
+a log step's values could reach the file (or a cloud upload) steps later.
 """
 
 import logging
@@ -13,7 +17,8 @@ import jax
 import numpy as np
 from clu import metrics as clu_metrics
 from etils import epath
-from tensorboardX import SummaryWriter, record_writer
+from tensorboardX import event_file_writer, record_writer, summary
+from tensorboardX.proto import event_pb2
 
 from jgc import paths
 
@@ -41,32 +46,37 @@ class Averages:
 
 
 class Writer:
-  """TensorBoard event files under `logdir` (a local path or gs:// URL) on process 0; silent elsewhere."""
+  """TensorBoard event files under `logdir` (a local path or gs:// URL) on process 0; silent elsewhere.
+
+  Each call writes its events and flushes them before it returns."""
 
   def __init__(self, logdir: str | os.PathLike):
-    self._writer = None
+    self._events = None
     if jax.process_index() == 0:
       logdir = paths.resolve(logdir)
       logdir.mkdir(parents=True, exist_ok=True)
       # tensorboardX's own gs:// writer needs google-cloud-storage; this one goes through epath.
       record_writer.register_writer_factory("gs", _CloudEventFiles())
-      self._writer = SummaryWriter(os.fspath(logdir))
+      # The name prefix tensorboardX's SummaryWriter gives its event files.
+      self._events = event_file_writer.EventsWriter(os.path.join(os.fspath(logdir), "events"))
+
+  def _write(self, step: int, summaries: list) -> None:
+    if self._events is not None:
+      for s in summaries:
+        self._events.write_event(event_pb2.Event(summary=s, step=int(step), wall_time=time.time()))
+      self._events.flush()
 
   def scalars(self, step: int, values: dict[str, float]) -> None:
-    if self._writer is not None:
-      for name, value in values.items():
-        self._writer.add_scalar(name, value, step)
-      self._writer.flush()
+    self._write(step, [summary.scalar(name, value) for name, value in values.items()])
 
   def images(self, step: int, name: str, images: np.ndarray) -> None:
     """`images`: NHWC float in [0, 1]."""
-    if self._writer is not None:
-      self._writer.add_images(name, np.asarray(images), step, dataformats="NHWC")
-      self._writer.flush()
+    self._write(step, [summary.image(name, np.asarray(images), dataformats="NHWC")])
 
   def close(self) -> None:
-    if self._writer is not None:
-      self._writer.close()
+    if self._events is not None:
+      self._events.close()
+      self._events = None
 
 
 class _CloudEvents:
