@@ -30,7 +30,7 @@ def rate_weight(
     warmup_steps: int,
     warmup_target_factor: float,
     warmup_rate_factor: float,
-) -> tuple[jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array | None]:
   """HiFiC's target-rate rule (Mentzer et al. 2020 §3.2; TFC `configs.py`).
 
   The rate weight is `lambda_a` while the batch's mean rounded bpp is above
@@ -38,12 +38,12 @@ def rate_weight(
   first `warmup_steps` the target is multiplied by `warmup_target_factor`
   (TFC: 0.20 / 0.14) and the weight by `warmup_rate_factor` (TFC doubles
   lambda's denominator, i.e. halves the rate weight). With no target the
-  weight is `lambda_a` throughout. Returns `(weight, effective target)`.
+  weight is `lambda_a` throughout. Returns `(weight, effective target or None)`.
   """
   warm = step < warmup_steps
   factor = jnp.where(warm, warmup_rate_factor, 1.0)
   if target_bpp is None:
-    return jnp.float32(lambda_a) * factor, jnp.float32(jnp.nan)
+    return jnp.float32(lambda_a) * factor, None
   target = target_bpp * jnp.where(warm, warmup_target_factor, 1.0)
   weight = jnp.where(jnp.mean(bpp_rounded) > target, lambda_a, lambda_b)
   return weight * factor, target

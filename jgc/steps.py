@@ -169,7 +169,9 @@ class Trainer:
         warmup_rate_factor=cfg.warmup_rate_factor)
     terms = {"rate": weight * jnp.mean(total_bpp)}
     metrics = {"bpp": jnp.mean(total_bpp), "bpp_rounded": jnp.mean(total_rounded),
-               "rate_weight": weight, "target_bpp": target, "psnr": losses.psnr(x, x_hat)}
+               "rate_weight": weight, "psnr": losses.psnr(x, x_hat)}
+    if target is not None:  # a run with no target logs none, not NaN
+      metrics["target_bpp"] = target
     for name in bpp:
       metrics[f"bpp_{name}"] = jnp.mean(bpp[name])
       metrics[f"bpp_rounded_{name}"] = jnp.mean(bpp_rounded[name])
