@@ -1,14 +1,15 @@
-"""Golden files of format v1: a bundle, a `.jgc` file and what it decodes to, per model family.
+"""Golden files: a bundle per model family, and per format version a `.jgc` file and what it decodes to.
 
     python tests/golden.py     # only to add a family or a new format version, never to "fix" a test
 
 For each family of `codec_helpers.CONFIGS` (narrow models, seeded random
 weights, with the kernels that produce y and z scaled up so that their symbols
-spread over several values) writes tests/data/golden/KIND.jgcm, the `.jgc` file
-of `image()` made with it (KIND.jgc), and KIND.npz: each stream's symbols and
-the decoded pixels. test_golden.py checks that today's code still reads them:
-symbols exactly, pixels within the +-1 that float32 transforms allow across
-machines.
+spread over several values) writes tests/data/golden/KIND.jgcm (unless it
+exists: bundles never change), the `.jgc` file of `image()` made with it in the
+current format version N (KIND.vN.jgc), and KIND.vN.npz: each stream's symbols
+and the decoded pixels. test_golden.py checks that today's code still reads
+every version's files: symbols exactly, pixels within the +-1 that float32
+transforms allow across machines.
 """
 
 import os
@@ -19,6 +20,7 @@ import skimage.data
 from codec_helpers import CONFIGS
 
 from jgc.codec import bundle as bundles
+from jgc.codec import container
 from jgc.codec.compressor import Codec
 from jgc.models import build_model
 
@@ -52,15 +54,17 @@ def _params(kind: str) -> dict:
 def main() -> None:
   os.makedirs(DATA, exist_ok=True)
   for kind in CONFIGS:
-    data = bundles.build(CONFIGS[kind], _params(kind))
-    codec = Codec(bundles.parse(data))
+    path = os.path.join(DATA, f"{kind}.jgcm")
+    if not os.path.exists(path):
+      with open(path, "wb") as f:
+        f.write(bundles.build(CONFIGS[kind], _params(kind)))
+    codec = Codec(bundles.load(path))
     coded, _ = codec.compress(image())
-    with open(os.path.join(DATA, f"{kind}.jgcm"), "wb") as f:
-      f.write(data)
-    with open(os.path.join(DATA, f"{kind}.jgc"), "wb") as f:
+    name = os.path.join(DATA, f"{kind}.v{container.VERSION}")
+    with open(f"{name}.jgc", "wb") as f:
       f.write(coded)
     symbols = codec.decode_symbols(coded)
-    np.savez_compressed(os.path.join(DATA, f"{kind}.npz"), pixels=codec.decompress(coded)[0],
+    np.savez_compressed(f"{name}.npz", pixels=codec.decompress(coded)[0],
                         **{f"symbols_{k}": v for k, v in symbols.items()})
     print(kind, {k: (int(v.min()), int(v.max())) for k, v in symbols.items()}, len(coded), "bytes")
 

@@ -25,7 +25,7 @@ from jgc import compile_cache, image_files, paths
 from jgc.codec import bundle as bundles
 from jgc.codec import import_compressai, import_hific_pytorch
 from jgc.codec.coder import StreamError
-from jgc.codec.compressor import Codec
+from jgc.codec.compressor import BUCKET_PX, Codec
 from jgc.codec.container import FormatError
 from jgc.codec.sideinfo import SideInfoError
 
@@ -99,7 +99,7 @@ def _run(files: list[tuple[str, str]], work, label: str) -> int:
 
 
 def compress(args) -> int:
-  codec = Codec(bundles.load(args.model))
+  codec = Codec(bundles.load(args.model), args.bucket_px)
   files = list(_inputs(args.inputs, image_files.EXTENSIONS))
   totals = {"bits": 0, "pixels": 0, "in": 0}
 
@@ -194,6 +194,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="output folder (or file, for one input)")
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.set_defaults(run=run)
+    if name == "compress":
+      s.add_argument("--bucket-px", type=int, default=BUCKET_PX,
+                     help=f"pad images to multiples of this many pixels (default {BUCKET_PX}), so that a folder of "
+                          "many sizes compiles once per bucket; 16 pads no more than the model needs, for the "
+                          "smallest files")
   return p
 
 

@@ -11,6 +11,12 @@ The model declares its streams and their entropy models (`coding()`,
 
 The transforms run in float32 on any device; only the side-info path must be
 bit-exact, and it is (`jgc.codec.sideinfo`).
+
+The encoder pads every image to a multiple of `bucket_px` (reflected to the
+model's stride as the model itself would, then the last row and column
+repeated) and records the padded size in the header; the transforms are
+compiled once per padded size, so a folder of photos of many sizes compiles a
+few buckets rather than once per photo. The decoder crops back.
 """
 
 import dataclasses
@@ -57,12 +63,25 @@ def _channels(shape: tuple[int, ...]) -> np.ndarray:
   return np.broadcast_to(np.arange(shape[-1], dtype=np.int32), shape)
 
 
-class Codec:
-  """Compresses and decompresses single images with one bundle."""
+# Pixels the encoder pads each side to a multiple of, by default: at most 127 more rows and
+# columns, which edge replication makes cheap in bits, for a compile per 128-pixel bucket.
+BUCKET_PX = 128
 
-  def __init__(self, bundle: Bundle):
+
+class Codec:
+  """Compresses and decompresses single images with one bundle.
+
+  `bucket_px`: the encoder pads images to multiples of this (rounded up to the model's stride;
+  the stride itself pads no more than the model does). Any file decodes, whatever its encoder's.
+  """
+
+  def __init__(self, bundle: Bundle, bucket_px: int = BUCKET_PX):
     self.bundle = bundle
     self.coding = bundle.coding
+    if bucket_px < 1:
+      raise ValueError(f"bucket_px must be positive, got {bucket_px}")
+    stride = self.coding.latent_stride
+    self.bucket_px = -(-bucket_px // stride) * stride
     self.streams = self.coding.streams
     self._coders = {k: IndexedCoder(t) for k, t in bundle.tables.items()}
     self._variables = {"params": bundle.params}
@@ -81,6 +100,18 @@ class Codec:
   def _stream_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
     return dict(zip(self.coding.encoded, self.latent_shapes(height, width), strict=True))
 
+  def padded_size(self, height: int, width: int) -> tuple[int, int]:
+    """The size the encoder codes an image of `height x width` at."""
+    b = self.bucket_px
+    return -(-height // b) * b, -(-width // b) * b
+
+  @functools.lru_cache(maxsize=32)  # noqa: B019
+  def _encoder(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int]:
+    """The analysis compiled for images of `hw`, and the bytes it takes."""
+    traced = self._encode.trace(self._variables, jax.ShapeDtypeStruct((1, *hw, 3), jnp.float32))
+    compiled = traced.lower().compile()
+    return compiled, _device_bytes(compiled) + memory.cpu_kernel_scratch_bytes(traced.jaxpr)
+
   @property
   def _hyper_stream(self) -> str:
     """The stream whose symbols give the conditional stream's side information."""
@@ -93,8 +124,14 @@ class Codec:
       raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
     timing = Timing()
     h, w = image.shape[:2]
+    if not (h <= container.MAX_SIDE_PX and w <= container.MAX_SIDE_PX and h * w <= container.MAX_PIXELS):
+      raise ValueError(f"a {w}x{h} image is larger than the format allows ({container.MAX_PIXELS} pixels, "
+                       f"{container.MAX_SIDE_PX} per side)")
+    hw = self.padded_size(h, w)
     with _Clock(timing, "transforms"):
-      latents = jax.device_get(self._encode(self._variables, _to_float(image)))
+      encode, needed = self._encoder(hw)
+      memory.check(needed, f"encoding a {w}x{h} image with {self.bundle.name}")
+      latents = jax.device_get(encode(self._variables, _to_float(_pad(image, hw, self.coding.latent_stride))))
     coding = self.coding
     latents = dict(zip(coding.encoded, latents if isinstance(latents, tuple) else (latents,), strict=True))
     encoded = {}
@@ -109,12 +146,15 @@ class Codec:
         encoded[coding.conditional] = self._autoregressive(timing, z_sym, y=y)[0]
       else:
         with _Clock(timing, "side_info"):
-          mean, idx = self._side_info(z_sym, y.shape[1:3])
+          try:
+            mean, idx = self._side_info(z_sym, y.shape[1:3])
+          except sideinfo.SideInfoError as e:
+            raise sideinfo.SideInfoError(f"{e}: the model cannot code this image") from None
         with _Clock(timing, "coding"):
           encoded[coding.conditional] = self._coders[coding.conditional].encode(
               np.round(y - mean).astype(np.int32), idx)
     streams = [encoded[name] for name in coding.streams]
-    data = container.pack(container.Coded(self.bundle.model_id, h, w, streams))
+    data = container.pack(container.Coded(self.bundle.model_id, h, w, streams, hw))
     return data, timing
 
   def decompress(self, data: bytes) -> tuple[np.ndarray, Timing]:
@@ -154,6 +194,7 @@ class Codec:
     reach = tile + 2 * self.coding.synthesis_radius
     return min(latent_hw[0], reach), min(latent_hw[1], reach)
 
+  @functools.lru_cache(maxsize=32)  # noqa: B019
   def _synthesis_and_memory(self, shape: tuple[int, ...], window_hw: tuple[int, int],
                             image_hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int]:
     """The synthesis compiled for a `window_hw` part of a latent of `shape`, and the bytes that
@@ -162,19 +203,19 @@ class Codec:
     args = [jax.ShapeDtypeStruct(window, jnp.int32)]
     if self.coding.conditional:
       args.append(jax.ShapeDtypeStruct(window, jnp.float32))
-    compiled = self._decode.lower(self._variables, *args, image_hw=image_hw).compile()
-    stats = compiled.memory_analysis()
+    traced = self._decode.trace(self._variables, *args, image_hw=image_hw)
+    compiled = traced.lower().compile()
     # The decoded symbols and the side information's float64 host arrays (hyper output, means,
     # scales, indices, symbols) cover the whole latent, tiled or not.
     host = 8 * (6 if self.coding.conditional else 1) * math.prod(shape)
-    return compiled, host + (stats.temp_size_in_bytes + stats.output_size_in_bytes if stats else 0)
+    return compiled, host + _device_bytes(compiled) + memory.cpu_kernel_scratch_bytes(traced.jaxpr)
 
   def _synthesize(self, compiled: jax.stages.Compiled, tile: int | None, args: tuple,
                   hw: tuple[int, int]) -> np.ndarray:
-    """The uint8 image, whole or tile by tile; each tile's window overlaps its neighbours by
-    the synthesis radius, so its centre is what the whole image's synthesis computes."""
+    """The uint8 image's top-left `hw`, whole or tile by tile; each tile's window overlaps its
+    neighbours by the synthesis radius, so its centre is what the whole image's synthesis computes."""
     if tile is None:
-      return _to_uint8(compiled(self._variables, *args)[0])
+      return _to_uint8(compiled(self._variables, *args)[0])[:hw[0], :hw[1]]
     (lh, lw), radius, stride = args[0].shape[1:3], self.coding.synthesis_radius, self.coding.latent_stride
     wh, ww = self._window((lh, lw), tile)
     image = np.zeros((lh * stride, lw * stride, 3), np.uint8)
@@ -200,7 +241,7 @@ class Codec:
   def _check_claim(self, coded: container.Coded) -> None:
     """Refuses a header that claims more symbols than its streams can hold, before anything
     is allocated for them (a range coder cannot spend fewer bits than the information)."""
-    shapes = self._stream_shapes(coded.height, coded.width)
+    shapes = self._stream_shapes(*coded.coded_hw)
     for name, stream in zip(self.streams, coded.streams, strict=True):
       count = math.prod(shapes[name])
       # Twice the coder's fixed overhead of two 32-bit words, as a margin.
@@ -220,7 +261,7 @@ class Codec:
 
   def _symbols(self, coded: container.Coded, timing: Timing) -> tuple[dict[str, np.ndarray], tuple]:
     """`(symbols per stream, the synthesis' arguments)` of a file."""
-    coding, shapes = self.coding, self._stream_shapes(coded.height, coded.width)
+    coding, shapes = self.coding, self._stream_shapes(*coded.coded_hw)
     streams = dict(zip(coding.streams, coded.streams, strict=True))
     symbols = {}
     for name in coding.streams:
@@ -242,17 +283,18 @@ class Codec:
   def _decompress(self, coded: container.Coded) -> tuple[np.ndarray, Timing]:
     self._check_claim(coded)
     timing = Timing()
-    hw = (coded.height, coded.width)
     with _Clock(timing, "transforms"):
-      synthesis, tile = self._synthesis_within_budget(hw)
+      synthesis, tile = self._synthesis_within_budget(coded.coded_hw)
     _, args = self._symbols(coded, timing)
     with _Clock(timing, "transforms"):
-      image = self._synthesize(synthesis, tile, args, hw)
+      image = self._synthesize(synthesis, tile, args, (coded.height, coded.width))
     return image, timing
 
   def estimate_bits(self, image: np.ndarray) -> float:
-    """The model's own rate estimate (evaluation forward, rounded latents), bits."""
-    _, aux = self._forward(self._variables, _to_float(image))
+    """The model's own estimate of a file's streams (evaluation forward, rounded latents, the image
+    padded as the encoder pads it), bits."""
+    padded = _pad(image, self.padded_size(*image.shape[:2]), self.coding.latent_stride)
+    _, aux = self._forward(self._variables, _to_float(padded))
     return float(sum(jnp.sum(b) for b in aux["bits_rounded"].values()))
 
   # Side information: exact fixed point (see `sideinfo`).
@@ -334,6 +376,21 @@ class Codec:
     if y is not None:
       return codec_stream.get_compressed().astype("<u4").tobytes(), None
     return symbols[None], means[None]
+
+
+def _device_bytes(compiled: jax.stages.Compiled) -> int:
+  """What XLA says running `compiled` allocates beyond its (resident) arguments."""
+  stats = compiled.memory_analysis()
+  return stats.temp_size_in_bytes + stats.output_size_in_bytes if stats else 0
+
+
+def _pad(image: np.ndarray, hw: tuple[int, int], stride: int) -> np.ndarray:
+  """`image` reflected at the bottom and right to multiples of `stride` (as the models pad;
+  TFC `models/hific/model.py::_pad`), then its last row and column repeated to `hw`: stripes
+  that cost few bits."""
+  h, w = image.shape[:2]
+  image = np.pad(image, ((0, -h % stride), (0, -w % stride), (0, 0)), mode="reflect")
+  return np.pad(image, ((0, hw[0] - image.shape[0]), (0, hw[1] - image.shape[1]), (0, 0)), mode="edge")
 
 
 def _to_uint8(x: jax.Array) -> np.ndarray:

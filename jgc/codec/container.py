@@ -1,10 +1,18 @@
-"""The compressed-file container: a header of at most 32 bytes, then the coded streams.
+"""The compressed-file container: a header (16 bytes, then a few varints), then the coded streams.
 
-    magic "JGC" | version u8 | model id (8 bytes) | CRC-32 of the streams (u32 LE)
-    | height, width (LEB128) | length of every stream but the last (LEB128) | streams
+Version 2 (written):
 
-Latent shapes are not stored: they follow from the image size and the model,
-which the model id pins down. See docs/format.md.
+    magic "JGC" | version u8 | model id (8 bytes) | CRC-32 of the rest of the file (u32 LE)
+    | height, width | rows, columns the encoder padded to (LEB128) | length of every stream but the last (LEB128)
+    | streams
+
+Version 1 (read): the same without the padded size, and its CRC covers only the streams.
+
+The version 2 CRC covers every byte but its own four, so any single-bit error
+is caught (CRC-32's generator has more than one term), and it is checked
+before any header field is believed. Latent shapes are not stored: they follow
+from the padded size and the model, which the model id pins down. See
+docs/format.md.
 """
 
 import dataclasses
@@ -12,10 +20,12 @@ import struct
 import zlib
 
 MAGIC = b"JGC"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)
 MAX_SIDE_PX = 1 << 20
 MAX_PIXELS = 1 << 28  # refuse to allocate for more than a 268-megapixel image
 _FIXED = len(MAGIC) + 1 + 8 + 4
+_CRC = slice(12, 16)
 
 
 class FormatError(ValueError):
@@ -24,10 +34,18 @@ class FormatError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Coded:
+  """A file's contents. `padded_hw`: the size the encoder padded the image to before coding
+  (the latents' image size); the decoder crops the synthesis back to `height x width`."""
+
   model_id: bytes
   height: int
   width: int
   streams: list[bytes]
+  padded_hw: tuple[int, int] | None = None
+
+  @property
+  def coded_hw(self) -> tuple[int, int]:
+    return self.padded_hw or (self.height, self.width)
 
 
 def _varint(n: int) -> bytes:
@@ -52,20 +70,31 @@ def _read_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
   raise FormatError(f"corrupt header: the {what} is not a valid number")
 
 
+def _crc(data: bytes) -> int:
+  """CRC-32 of every byte but the CRC field's."""
+  return zlib.crc32(data[_CRC.stop:], zlib.crc32(data[:_CRC.start]))
+
+
 def pack(coded: Coded) -> bytes:
-  """The file's bytes."""
+  """The file's bytes, in the current version."""
   if len(coded.model_id) != 8:
     raise ValueError("a model id has 8 bytes")
-  body = b"".join(coded.streams)
-  header = MAGIC + bytes([VERSION]) + coded.model_id + struct.pack("<I", zlib.crc32(body))
-  header += _varint(coded.height) + _varint(coded.width)
-  header += b"".join(_varint(len(s)) for s in coded.streams[:-1])
-  return header + body
+  (ph, pw), (h, w) = coded.coded_hw, (coded.height, coded.width)
+  if ph < h or pw < w:
+    raise ValueError(f"padded size {ph}x{pw} is smaller than the image's {h}x{w}")
+  rest = b"".join(_varint(n) for n in (h, w, ph - h, pw - w, *(len(s) for s in coded.streams[:-1])))
+  data = MAGIC + bytes([VERSION]) + coded.model_id + bytes(4) + rest + b"".join(coded.streams)
+  return data[:_CRC.start] + struct.pack("<I", _crc(data)) + data[_CRC.stop:]
 
 
 def header_size(data: bytes, num_streams: int) -> int:
   """Bytes before the first stream of a packed file."""
   return len(data) - sum(len(s) for s in unpack(data, num_streams).streams)
+
+
+def _check_size(height: int, width: int, what: str) -> None:
+  if not (1 <= height <= MAX_SIDE_PX and 1 <= width <= MAX_SIDE_PX) or height * width > MAX_PIXELS:
+    raise FormatError(f"corrupt header: {what} {height}x{width} is out of range")
 
 
 def unpack(data: bytes, num_streams: int, expected_id: bytes | None = None) -> Coded:
@@ -76,17 +105,25 @@ def unpack(data: bytes, num_streams: int, expected_id: bytes | None = None) -> C
     raise FormatError("not a jgc file (no 'JGC' magic)")
   if len(data) < _FIXED:
     raise FormatError(f"truncated header: {len(data)} bytes")
-  if data[3] != VERSION:
-    raise FormatError(f"format version {data[3]}; this jgc reads version {VERSION}")
+  version = data[3]
+  if version not in READS:
+    raise FormatError(f"format version {version}; this jgc reads versions {', '.join(map(str, READS))}")
+  (crc,) = struct.unpack("<I", data[_CRC])
+  if version >= 2 and _crc(data) != crc:
+    raise FormatError("corrupt or truncated file: it fails its CRC-32 check")
   model_id = data[4:12]
   if expected_id is not None and model_id != expected_id:
     raise FormatError(f"made with model {model_id.hex()}, but the model given is {expected_id.hex()}")
-  (crc,) = struct.unpack("<I", data[12:16])
   pos = _FIXED
   height, pos = _read_varint(data, pos, "image height")
   width, pos = _read_varint(data, pos, "image width")
-  if not (1 <= height <= MAX_SIDE_PX and 1 <= width <= MAX_SIDE_PX) or height * width > MAX_PIXELS:
-    raise FormatError(f"corrupt header: image size {height}x{width} is out of range")
+  _check_size(height, width, "image size")
+  padded_hw = None
+  if version >= 2:
+    extra_h, pos = _read_varint(data, pos, "padded height")
+    extra_w, pos = _read_varint(data, pos, "padded width")
+    padded_hw = (height + extra_h, width + extra_w)
+    _check_size(*padded_hw, "padded size")
   lengths = []
   for i in range(num_streams - 1):
     n, pos = _read_varint(data, pos, f"length of stream {i}")
@@ -94,11 +131,15 @@ def unpack(data: bytes, num_streams: int, expected_id: bytes | None = None) -> C
   body = data[pos:]
   if sum(lengths) > len(body):
     raise FormatError(f"truncated file: the streams need more than the {len(body)} bytes left")
-  if zlib.crc32(body) != crc:
+  if version == 1 and zlib.crc32(body) != crc:
     raise FormatError("corrupt file: the coded streams fail their CRC-32 check")
   streams, start = [], 0
   for n in lengths:
     streams.append(body[start : start + n])
     start += n
   streams.append(body[start:])
-  return Coded(model_id, height, width, streams)
+  for i, s in enumerate(streams):
+    # The range coder writes whole 32-bit words (a version 1 header's lengths are not under its CRC).
+    if len(s) % 4:
+      raise FormatError(f"corrupt header: stream {i} is {len(s)} bytes, not a whole number of 32-bit words")
+  return Coded(model_id, height, width, streams, padded_hw)

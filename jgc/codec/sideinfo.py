@@ -56,7 +56,7 @@ def _activate(x, activation: str | None, negative_slope: float, xp):
 
 def _check_range(x: np.ndarray, what: str) -> np.ndarray:
   if not np.all(np.abs(x) < _MAX_ACT * 2.0**ACT_BITS):
-    raise SideInfoError(f"{what}: fixed-point activations overflow; the model's weights are broken")
+    raise SideInfoError(f"{what}: fixed-point activations overflow their range of +-{int(_MAX_ACT)}")
   return x
 
 
