@@ -8,8 +8,10 @@ and gcsfs's probe for hierarchical buckets, which an emulator cannot answer,
 is turned off.
 """
 
+import contextlib
 import importlib.util
 import os
+import secrets
 
 from etils import epath
 
@@ -48,16 +50,30 @@ def user_cache(name: str) -> str:
   return os.path.join(base, "jgc", name)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-  """Writes `path` whole: locally through a temporary name, so a reader never sees half a file.
+def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
+  """Writes `path` whole; with `overwrite=False`, `FileExistsError` if it exists.
 
-  Cloud objects appear whole when their upload ends, so they are written directly.
+  Locally through a temporary file beside it, created exclusively under a random name (so never
+  through a link planted there), flushed to disk and renamed over `path`: a reader never sees half
+  a file, and a failed write (a full disk) removes it. Cloud objects appear whole when their upload
+  ends, so they are written directly.
   """
   target = resolve(path)
+  if not overwrite and target.exists():
+    raise FileExistsError(f"{path} exists; not overwriting it without --force")
   target.parent.mkdir(parents=True, exist_ok=True)
   if is_url(target):
     target.write_bytes(data)
     return
-  tmp = target.with_name(target.name + ".tmp")
-  tmp.write_bytes(data)
-  os.replace(tmp, target)
+  tmp = f"{target}.{secrets.token_hex(4)}.part"
+  fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+  try:
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, target)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.unlink(tmp)
+    raise

@@ -106,11 +106,14 @@ def build(model_config: dict, params, boundaries: np.ndarray = SNAP_BOUNDARIES) 
   return MAGIC + _payload(model_config, params, _tables(model_config, params), boundaries)
 
 
-def export(workdir: str, path: str) -> Bundle:
+def export(workdir: str, path: str, *, overwrite: bool = False) -> Bundle:
   """Writes the bundle of a training workdir's latest checkpoint to `path`; returns it loaded.
 
-  Either may be a local path or a gs:// URL.
+  Either may be a local path or a gs:// URL. An existing bundle is kept unless `overwrite`:
+  the files made with it would no longer decode.
   """
+  if not overwrite and paths.resolve(path).exists():
+    raise FileExistsError(f"{path} exists; not overwriting it without --force")
   config_path = paths.resolve(workdir) / "config.json"
   if not config_path.exists():
     raise BundleError(f"{workdir} is not a training workdir: it has no config.json")
@@ -119,7 +122,7 @@ def export(workdir: str, path: str) -> Bundle:
   if latest is None:
     raise BundleError(f"{workdir} has no checkpoint to export")
   data = build(model_config, latest[1])
-  paths.write_bytes(path, data)
+  paths.write_bytes(path, data, overwrite=overwrite)
   return parse(data, path)
 
 

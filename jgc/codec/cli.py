@@ -8,7 +8,9 @@
 Folders are walked recursively and mirrored under the output folder. One bad
 file is reported and skipped; the exit status is 1 if any file failed.
 Outputs are written to a temporary name and renamed, so an interrupted run
-never leaves half a file, and existing files are kept unless `--force`.
+never leaves half a file; existing files (bundles too) are kept unless
+`--force`, and two inputs that would write the same output are refused
+before anything is written.
 """
 
 import argparse
@@ -30,6 +32,7 @@ from jgc.codec.container import FormatError
 from jgc.codec.sideinfo import SideInfoError
 
 SUFFIX = ".jgc"
+OVERWRITE_BUNDLE = "overwrite an existing bundle (files made with it no longer decode)"
 _BAR = 20  # characters of the progress bar
 # What is reported per file and run instead of a traceback.
 EXPECTED = (image_files.BadImage, bundles.BundleError, FormatError, StreamError, SideInfoError, OSError, ValueError)
@@ -66,14 +69,17 @@ def _target(out: str, rel: str, suffix: str, single: bool) -> str:
   return os.path.join(out, rel if rel.lower().endswith(suffix) else rel + suffix)
 
 
-def _write(path: str, data: bytes, force: bool) -> None:
-  if os.path.exists(path) and not force:
-    raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + ".part"
-  with open(tmp, "wb") as f:
-    f.write(data)
-  os.replace(tmp, path)
+def _targets(files: list[tuple[str, str]], out: str, suffix: str) -> list[str]:
+  """Each input's output path; two inputs with one output are an error before anything is written."""
+  targets, seen = [], {}
+  for path, rel in files:
+    target = _target(out, rel, suffix, len(files) == 1)
+    key = os.path.normcase(os.path.abspath(target))
+    if key in seen:
+      raise ValueError(f"{seen[key]} and {path} would both be written to {target}; give them separate runs")
+    seen[key] = path
+    targets.append(target)
+  return targets
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -82,14 +88,14 @@ def _png(image: np.ndarray) -> bytes:
   return buf.getvalue()
 
 
-def _run(files: list[tuple[str, str]], work, label: str) -> int:
-  """Applies `work(path, rel) -> line` to each file; prints progress and a total."""
+def _run(files: list[tuple[str, str]], targets: list[str], work, label: str) -> int:
+  """Applies `work(path, target) -> line` to each file; prints progress and a total."""
   failed, start = 0, time.perf_counter()
-  for i, (path, rel) in enumerate(files, 1):
+  for i, ((path, _), target) in enumerate(zip(files, targets, strict=True), 1):
     done = round(_BAR * i / len(files))
     prefix = f"[{'#' * done}{'.' * (_BAR - done)}] {i}/{len(files)} {path}"
     try:
-      print(f"{prefix}: {work(path, rel)}", flush=True)
+      print(f"{prefix}: {work(path, target)}", flush=True)
     except EXPECTED as e:
       failed += 1
       print(f"{prefix}: error: {e}", file=sys.stderr, flush=True)
@@ -101,15 +107,15 @@ def _run(files: list[tuple[str, str]], work, label: str) -> int:
 def compress(args) -> int:
   codec = Codec(bundles.load(args.model), args.bucket_px)
   files = list(_inputs(args.inputs, image_files.EXTENSIONS))
+  targets = _targets(files, args.output, SUFFIX)
   totals = {"bits": 0, "pixels": 0, "in": 0}
 
-  def work(path, rel):
+  def work(path, target):
     image, note = image_files.read(path)
     t = time.perf_counter()
     data, timing = codec.compress(image)
     seconds = time.perf_counter() - t
-    target = _target(args.output, rel, SUFFIX, len(files) == 1)
-    _write(target, data, args.force)
+    paths.write_bytes(target, data, overwrite=args.force)
     pixels = image.shape[0] * image.shape[1]
     totals["bits"] += 8 * len(data)
     totals["pixels"] += pixels
@@ -118,7 +124,7 @@ def compress(args) -> int:
     return (f"{image.shape[1]}x{image.shape[0]} -> {target}: {len(data)} bytes, "
             f"{8 * len(data) / pixels:.4f} bpp, {seconds:.2f} s{warn}")
 
-  status = _run(files, work, "compressed")
+  status = _run(files, targets, work, "compressed")
   if totals["pixels"]:
     print(f"total: {totals['bits'] / totals['pixels']:.4f} bpp, {totals['bits'] // 8} bytes "
           f"from {totals['in']} bytes of input")
@@ -128,41 +134,41 @@ def compress(args) -> int:
 def decompress(args) -> int:
   codec = Codec(bundles.load(args.model))
   files = list(_inputs(args.inputs, (SUFFIX,)))
+  targets = _targets(files, args.output, ".png")
 
-  def work(path, rel):
+  def work(path, target):
     with open(path, "rb") as f:
       data = f.read()
     t = time.perf_counter()
     image, _ = codec.decompress(data)
     seconds = time.perf_counter() - t
-    target = _target(args.output, rel, ".png", len(files) == 1)
-    _write(target, _png(image), args.force)
+    paths.write_bytes(target, _png(image), overwrite=args.force)
     return f"{image.shape[1]}x{image.shape[0]} -> {target}, {seconds:.2f} s"
 
-  return _run(files, work, "decompressed")
+  return _run(files, targets, work, "decompressed")
 
 
 def export(args) -> int:
-  bundle = bundles.export(args.workdir, args.output)
+  bundle = bundles.export(args.workdir, args.output, overwrite=args.force)
   size = paths.resolve(args.output).stat().length
   print(f"{args.output}: model {bundle.model_id.hex()} ({bundle.name}), {size} bytes")
   return 0
 
 
-def _write_imported(data: bytes, output: str, what) -> int:
-  paths.write_bytes(output, data)
+def _write_imported(data: bytes, output: str, force: bool, what) -> int:
+  paths.write_bytes(output, data, overwrite=force)
   bundle = bundles.parse(data, output)
   print(f"{output}: model {bundle.model_id.hex()} ({what(bundle.model_config)}), {len(data)} bytes")
   return 0
 
 
 def import_from_compressai(args) -> int:
-  return _write_imported(import_compressai.bundle_bytes(args.arch, args.checkpoint), args.output,
+  return _write_imported(import_compressai.bundle_bytes(args.arch, args.checkpoint), args.output, args.force,
                          lambda c: f"{args.arch}, N={c['channels']}, M={c['latent_channels']}")
 
 
 def import_from_hific_pytorch(args) -> int:
-  return _write_imported(import_hific_pytorch.bundle_bytes(args.checkpoint), args.output,
+  return _write_imported(import_hific_pytorch.bundle_bytes(args.checkpoint), args.output, args.force,
                          lambda c: f"HiFiC from the PyTorch port, C={c['latent_channels']}, "
                                    f"{c['num_residual_blocks']} residual blocks")
 
@@ -173,6 +179,7 @@ def parser() -> argparse.ArgumentParser:
   e = sub.add_parser("export", help="write a model bundle from a training workdir")
   e.add_argument("workdir", help="training workdir: a local path or gs:// URL")
   e.add_argument("-o", "--output", required=True, help="bundle file to write (a local path or gs:// URL)")
+  e.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
   e.set_defaults(run=export)
   i = sub.add_parser("import", help="write a model bundle from another library's checkpoint")
   sources = i.add_subparsers(dest="source", required=True)
@@ -180,11 +187,13 @@ def parser() -> argparse.ArgumentParser:
   c.add_argument("arch", choices=list(import_compressai.ARCHS))
   c.add_argument("checkpoint")
   c.add_argument("-o", "--output", required=True, help="bundle file to write")
+  c.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
   c.set_defaults(run=import_from_compressai)
   h = sources.add_parser("hific-pytorch", help="a checkpoint of the PyTorch HiFiC port (Justin-Tan), "
                                                "read without torch")
   h.add_argument("checkpoint")
   h.add_argument("-o", "--output", required=True, help="bundle file to write")
+  h.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
   h.set_defaults(run=import_from_hific_pytorch)
   for name, run, what in (("compress", compress, "images or folders of images"),
                           ("decompress", decompress, ".jgc files or folders of them")):
@@ -204,6 +213,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   args = parser().parse_args(argv)
+  # A file name that the terminal's encoding cannot show is printed escaped, not failed.
+  for stream in (sys.stdout, sys.stderr):
+    if hasattr(stream, "reconfigure"):
+      stream.reconfigure(errors="backslashreplace")
   compile_cache.enable()
   try:
     return args.run(args)
