@@ -2,6 +2,7 @@
 bad input, fuzzing, and the container's limits."""
 
 import functools
+import json
 import struct
 import zlib
 
@@ -10,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from codec_helpers import CONFIGS, bundle, bundle_bytes
+from flax import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from skimage import data as skdata
@@ -239,6 +241,44 @@ def test_bad_bundles_are_named(tmp_path):
     bundles.build({"name": "nothing"}, {})
   with pytest.raises(bundles.BundleError, match="no config.json"):
     bundles.export(str(tmp_path), str(tmp_path / "m.jgcm"))
+
+
+def _altered(kind: str, change) -> bytes:
+  """A bundle of `kind` whose msgpack tree `change` edited in place."""
+  tree = serialization.msgpack_restore(bundle_bytes(kind)[len(bundles.MAGIC):])
+  change(tree)
+  return bundles.MAGIC + serialization.msgpack_serialize(tree)
+
+
+def _model_block(**fields):
+  def change(tree):
+    tree["model"] = json.dumps({**json.loads(tree["model"]), **fields})
+  return change
+
+
+BAD_BUNDLES = {
+    "missing parameter": (lambda t: t["params"]["hyperprior"].pop("mean_synthesis"),
+                          r"do not fit its hific model: \['hyperprior'\]\['mean_synthesis'\].* is missing"),
+    "misshapen parameter": (lambda t: t["params"]["encoder"]["Conv_0"].update(bias=np.zeros(5, np.float32)),
+                            r"\['encoder'\]\['Conv_0'\]\['bias'\] is \(5,\), not \(4,\)"),
+    "extra parameter": (lambda t: t["params"].update(extra={"w": np.zeros(1, np.float32)}),
+                        r"\['extra'\]\['w'\] is not in the model"),
+    "NaN parameter": (lambda t: t["params"]["encoder"]["Conv_0"].update(bias=np.full(4, np.nan, np.float32)),
+                      "not finite float32"),
+    "missing table": (lambda t: t["tables"].pop("y"), r"tables for streams \['z'\]; its model codes \['z', 'y'\]"),
+    "short boundaries": (lambda t: t.update(boundaries=t["boundaries"][:10]), r"boundaries of shape \(10,\)"),
+    "unknown model": (_model_block(name="jpeg"), "model 'jpeg', which jgc cannot code"),
+    "unknown field": (_model_block(colour="blue"), "model block jgc cannot build"),
+    "bad field value": (_model_block(padding="SIDEWAYS"), "model block jgc cannot build"),
+    "params not a map": (lambda t: t.update(params=[1, 2]), "not maps"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BUNDLES))
+def test_bundles_whose_parts_do_not_fit_their_model_are_refused_by_name(case):
+  change, message = BAD_BUNDLES[case]
+  with pytest.raises(bundles.BundleError, match=message):
+    bundles.parse(_altered("hific", change), "m.jgcm")
 
 
 @pytest.mark.parametrize("padding", ["SAME", "TORCH"])

@@ -17,6 +17,7 @@ import json
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
@@ -73,6 +74,43 @@ def _payload(model_config: dict, params, tables: dict[str, CdfTables], boundarie
       "boundaries": np.asarray(boundaries, np.float32),
   }
   return serialization.msgpack_serialize(tree)
+
+
+def param_mismatches(model_config: dict, params, image_hw: tuple[int, int] = (128, 128)) -> list[str]:
+  """How `params` differ from the parameters of `model_config`'s model: leaves missing, extra or
+  of another shape (`[]` if none). `image_hw`: an input size the model accepts (shapes only)."""
+  model = build_model(model_config)
+  expected = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *image_hw, 3)), train=False))
+  want = {jax.tree_util.keystr(k): a.shape for k, a in jax.tree_util.tree_leaves_with_path(expected["params"])}
+  got = {jax.tree_util.keystr(k): np.shape(a) for k, a in jax.tree_util.tree_leaves_with_path(params)}
+  wrong = [f"{k} is {got[k]}, not {v}" if k in got else f"{k} is missing" for k, v in want.items() if got.get(k) != v]
+  return wrong + [f"{k} is not in the model" for k in got if k not in want]
+
+
+def _check_contents(name: str, model_config: dict, params, tables: dict[str, CdfTables],
+                    boundaries: np.ndarray) -> None:
+  """Refuses a bundle whose parts do not fit its model: what the codec would otherwise meet as a
+  traceback halfway through a file."""
+  if model_config.get("name") not in CODED:
+    raise BundleError(f"{name} holds model {model_config.get('name')!r}, which jgc cannot code; codable: {CODED}")
+  try:
+    coding = build_model(model_config).coding()
+    wrong = param_mismatches(model_config, params)
+  except (TypeError, ValueError, KeyError) as e:  # fields the model does not take, or values it refuses
+    raise BundleError(f"{name} has a model block jgc cannot build: {type(e).__name__}: {e}") from None
+  if wrong:
+    raise BundleError(f"{name} has parameters that do not fit its {model_config['name']} model: "
+                      + "; ".join(wrong[:3]) + ("; ..." if len(wrong) > 3 else ""))
+  leaves = jax.tree.leaves(params)
+  if not all(isinstance(a, np.ndarray) and a.dtype == np.float32 and np.all(np.isfinite(a)) for a in leaves):
+    raise BundleError(f"{name} has parameters that are not finite float32 arrays")
+  if sorted(tables) != sorted(coding.streams):
+    raise BundleError(f"{name} has coding tables for streams {sorted(tables)}; its model codes {list(coding.streams)}")
+  if coding.conditional is not None:
+    count = tables[coding.conditional].num_tables - 1
+    if boundaries.shape != (count,) or not np.all(np.isfinite(boundaries)) or np.any(np.diff(boundaries) < 0):
+      raise BundleError(f"{name} has scale boundaries of shape {boundaries.shape}; its tables need {count}, "
+                        "finite and increasing")
 
 
 def _tables(model_config: dict, params) -> dict[str, CdfTables]:
@@ -148,8 +186,11 @@ def parse(data: bytes, name: str = "bundle") -> Bundle:
     tables = {k: CdfTables.from_arrays(v) for k, v in tree["tables"].items()}
     boundaries = np.asarray(tree["boundaries"], np.float32)
     params = tree["params"]
+    if not isinstance(model_config, dict) or not isinstance(params, dict):
+      raise BundleError(f"{name} is a corrupt model bundle: its model block or parameters are not maps")
   except BundleError:
     raise
   except Exception as e:  # msgpack, table validation and missing keys all mean the same to the user
     raise BundleError(f"{name} is a corrupt model bundle: {type(e).__name__}: {e}") from None
+  _check_contents(name, model_config, params, tables, boundaries)
   return Bundle(model_config, params, tables, boundaries, hashlib.sha256(payload).digest()[:8])

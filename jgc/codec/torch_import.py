@@ -10,12 +10,10 @@ convolution) does.
 import re
 from collections.abc import Callable, Mapping
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jgc import torch_files
-from jgc.models import build_model
+from jgc.codec.bundle import param_mismatches
 
 
 class CheckpointMismatch(ValueError):
@@ -73,11 +71,6 @@ def load_state_dict(path: str, wrapper_key: str) -> tuple[dict[str, np.ndarray],
 
 def check_shapes(config: dict, params: dict, path: str, what: str, image_hw: tuple[int, int] = (64, 64)) -> None:
   """Refuses `params` unless every leaf has the shape jgc's model of `config` gives it."""
-  model = build_model(config)
-  expected = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *image_hw, 3)), train=False))
-  want = {jax.tree_util.keystr(k): a.shape for k, a in jax.tree_util.tree_leaves_with_path(expected["params"])}
-  got = {jax.tree_util.keystr(k): np.shape(a) for k, a in jax.tree_util.tree_leaves_with_path(params)}
-  wrong = [f"{k} is {got.get(k)}, not {v}" for k, v in want.items() if got.get(k) != v]
-  wrong += [f"{k} is not in the model" for k in got if k not in want]
+  wrong = param_mismatches(config, params, image_hw)
   if wrong:
     raise CheckpointMismatch(f"{path}: parameter shapes do not fit {what}: " + "; ".join(wrong[:3]))
