@@ -41,9 +41,13 @@ def main(argv):
                jax.device_count(), jax.devices()[0].platform)
   try:
     train.train(_CONFIG.value, _WORKDIR.value)
-  except (train.NonFiniteLoss, train.ConfigMismatch, FileNotFoundError, ValueError, ImportError) as e:
-    logging.error("%s", e)
-    sys.exit(f"jgc.main: {e}")
+    return
+  except (train.NonFiniteLoss, train.ConfigMismatch, train.CannotWrite, FileNotFoundError, ValueError,
+          ImportError) as e:
+    message = f"jgc.main: {e}"
+  # Outside the handler, so the exit does not hold the failed run (with, after a failed write,
+  # orbax's abandoned tasks) until Python has torn down the `warnings` filters that quiet them.
+  sys.exit(message)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ its last checkpoint with the same data and the same random stream.
 """
 
 import contextlib
+import json
 import logging
+import os
 import signal
 import threading
 
@@ -39,6 +41,10 @@ class ConfigMismatch(ValueError):
   """A checkpoint does not fit the config's models."""
 
 
+class CannotWrite(RuntimeError):
+  """A file of the run could not be written (no permission, no space, ...); the run stopped."""
+
+
 def make_mesh(devices: list | None = None) -> Mesh:
   """A one-axis `('data',)` mesh over `devices` (default: all of them, on every host)."""
   return Mesh(np.asarray(devices if devices is not None else jax.devices()), ("data",))
@@ -65,6 +71,61 @@ def check_batch(config, *, num_devices: int, num_hosts: int) -> None:
         f"batch_size {config.batch_size} ({n} images per step) does not split evenly over "
         f"{num_devices} devices on {num_hosts} hosts"
         + (" with both D and G sub-batches on every device" if per_device == 2 else ""))
+
+
+@contextlib.contextmanager
+def _writing(path: str | os.PathLike):
+  """Turns a failed write inside into `CannotWrite`, naming the file (else `path`) and the OS's reason."""
+  try:
+    yield
+  except Exception as e:
+    reason = checkpoints.write_failure(e)
+    if reason is None:
+      raise
+    raise CannotWrite(f"cannot write {getattr(e, 'filename', None) or path}: {reason}") from None
+
+
+def _first_difference(theirs, ours, name: str) -> str | None:
+  if isinstance(theirs, dict) and isinstance(ours, dict):
+    for key in [*theirs, *(k for k in ours if k not in theirs)]:
+      found = _first_difference(theirs.get(key), ours.get(key), f"{name}.{key}")
+      if found:
+        return found
+    return None
+  return None if theirs == ours else \
+      f"{name} is {json.dumps(theirs)} in its config.json and {json.dumps(ours)} in this config"
+
+
+def _check_workdir(config, workdir: str) -> None:
+  """Refuses, before anything is written, a workdir whose config.json holds another model or discriminator.
+
+  Its checkpoints could not be restored into this config's models, and `jgc export`
+  rebuilds the model from config.json, so it must keep describing them. Other fields
+  (steps, learning rates, loss weights, ...) may change when a run is resumed.
+  """
+  path = paths.resolve(workdir) / "config.json"
+  if not path.exists():
+    return
+  try:
+    theirs = json.loads(path.read_text())
+  except ValueError as e:
+    raise ValueError(f"{path} is not a jgc config: {e}") from None
+  ours = json.loads(config.to_json_best_effort())
+  for block in ("model", "discriminator"):
+    found = _first_difference(theirs.get(block), ours.get(block), block)
+    if found:
+      raise ConfigMismatch(f"{workdir} holds a run of another model: {found}; resume it with its own config "
+                           "or train in another workdir")
+
+
+def _check_writable(workdir: str) -> None:
+  """Creates `workdir` and writes a file in it: a workdir that cannot be written stops the run before it starts."""
+  root = paths.resolve(workdir)
+  probe = root / f".write-test-{jax.process_index()}"
+  with _writing(root):
+    root.mkdir(parents=True, exist_ok=True)
+    probe.write_bytes(b"")
+    probe.unlink()
 
 
 def _restore(manager: ocp.CheckpointManager, abstract: TrainState, iterator) -> TrainState:
@@ -110,7 +171,8 @@ def _raise_if_bad(state: TrainState, trainer: Trainer, manager: ocp.CheckpointMa
   if bad_step < 0:
     return
   terms = ", ".join(trainer.guarded_names(int(state.bad_terms)))
-  manager.wait_until_finished()
+  with _writing(manager.directory):
+    manager.wait_until_finished()
   last = manager.latest_step()
   kept = f"the last good checkpoint is step {last} in {manager.directory}" if last is not None else \
       "no checkpoint was written yet"
@@ -150,12 +212,16 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
     source: an opened image source instead of `config.data` (tests).
   Returns:
     The final state.
+  Raises:
+    ConfigMismatch: the workdir holds another model's run, or a checkpoint this config cannot restore;
+      nothing in the workdir has changed.
+    CannotWrite: a file of the workdir could not be written.
+    NonFiniteLoss: a step gave a NaN or infinity; the last good checkpoint is kept.
   """
-  if jax.process_index() == 0:
-    # What `jgc.codec export` rebuilds the model from.
-    paths.write_bytes(paths.resolve(workdir) / "config.json", config.to_json_best_effort(indent=2).encode())
+  _check_workdir(config, workdir)
   mesh = make_mesh(devices)
   check_batch(config, num_devices=mesh.size, num_hosts=jax.process_count())
+  _check_writable(workdir)
   replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
   trainer = build_trainer(config)
   per_host = images_per_step(config) // jax.process_count()
@@ -168,17 +234,25 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   init = jax.jit(trainer.init, out_shardings=replicated)
   abstract = jax.eval_shape(trainer.init, key, sample)
   abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), abstract)
-  manager = checkpoints.manager(workdir, keep=config.keep_checkpoints)
+  with _writing(checkpoints.directory(workdir)):
+    manager = checkpoints.manager(workdir, keep=config.keep_checkpoints)
   if manager.latest_step() is not None:
     state = _restore(manager, abstract, iterator)
   else:
     state = init(key, sample)
     if config.init_from:
       state = _init_from(config.init_from, trainer, state, replicated)
+  if jax.process_index() == 0:
+    # What `jgc export` rebuilds the model from; written once the checkpoint, if any, fits this config.
+    config_json = paths.resolve(workdir) / "config.json"
+    with _writing(config_json):
+      paths.write_bytes(config_json, config.to_json_best_effort(indent=2).encode())
 
   step_fn = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
   reconstruct = jax.jit(trainer.reconstruct)
-  writer = summaries.Writer(paths.resolve(workdir) / "tensorboard")
+  logdir = paths.resolve(workdir) / "tensorboard"
+  with _writing(logdir):
+    writer = summaries.Writer(logdir)
   step = int(state.step)
   if jax.process_index() == 0:
     logging.info("model parameters:\n%s", parameter_overview.get_parameter_overview(state.params))
@@ -187,9 +261,11 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   progress = summaries.Progress(step, config.num_steps)
   averages = summaries.Averages()
   with contextlib.ExitStack() as cleanup:
+    cleanup.enter_context(checkpoints.quiet_failed_writes())
     preempted = cleanup.enter_context(_preemption_notice())
-    cleanup.callback(manager.close)
-    cleanup.callback(writer.close)
+    # Closing waits for the last save, so it reports a failed one too (`_writing` also wraps functions).
+    cleanup.callback(_writing(manager.directory)(manager.close))
+    cleanup.callback(_writing(logdir)(writer.close))
     while step < config.num_steps:
       local = next(iterator)
       state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local))
@@ -202,19 +278,26 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
         rate = progress.rate(step)
         values.update(steps_per_s=rate, images_per_s=rate * images_per_step(config),
                       skipped_records=bad_records.count)
-        writer.scalars(step, values)
+        with _writing(logdir):
+          writer.scalars(step, values)
         progress.log(step, rate, values)
+        with _writing(manager.directory):
+          manager.check_for_errors()  # a background save that failed stops the run now, not at the next save
       if step % config.image_every_steps == 0 or last:
         shown = local[:: 2 if trainer.disc is not None else 1][:IMAGES_SHOWN]
-        writer.images(step, "original", shown / 255.0)
-        writer.images(step, "reconstruction", jax.device_get(reconstruct(state.params, shown)))
+        reconstruction = jax.device_get(reconstruct(state.params, shown))
+        with _writing(logdir):
+          writer.images(step, "original", shown / 255.0)
+          writer.images(step, "reconstruction", reconstruction)
       stop = preempted(step)
       if step % config.checkpoint_every_steps == 0 or last or stop:
         _raise_if_bad(state, trainer, manager)
-        manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)), force=stop)
+        with _writing(manager.directory):
+          manager.save(step, args=ocp.args.Composite(
+              state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)), force=stop)
       if stop:
         logging.warning("preempted: saved step %d in %s; the same command resumes from it", step, manager.directory)
         break
-    manager.wait_until_finished()
+    with _writing(manager.directory):
+      manager.wait_until_finished()
   return state

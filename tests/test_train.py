@@ -177,11 +177,71 @@ def test_stage_two_starts_from_the_stage_one_autoencoder(tmp_path, samples):
   other = config("bmshj2018", "tiny", num_steps=0, init_from=str(tmp_path / "one"))
   with pytest.raises(train.ConfigMismatch, match="other layers or sizes"):
     train.train(other, str(tmp_path / "three"), source=samples)
-  with pytest.raises(train.ConfigMismatch, match="does not fit this config"):
+  with pytest.raises(train.ConfigMismatch, match="holds a run of another model: discriminator is null"):
     train.train(config("hific", "tiny", num_steps=0), str(tmp_path / "one"), source=samples)
   missing = config("hific", "tiny", num_steps=0, init_from=str(tmp_path / "nowhere"))
   with pytest.raises(FileNotFoundError, match="no checkpoint"):
     train.train(missing, str(tmp_path / "four"), source=samples)
+
+
+def snapshot(root) -> dict:
+  """Every folder (None) and file (its bytes) under `root`."""
+  return {p.relative_to(root): p.read_bytes() if p.is_file() else None for p in root.rglob("*")}
+
+
+def test_a_workdir_of_another_model_is_refused_before_anything_is_written(tmp_path, samples):
+  c = config("bmshj2018", "tiny", num_steps=2, checkpoint_every_steps=2)
+  train.train(c, str(tmp_path), source=samples)
+  before = snapshot(tmp_path)
+  wider = config("bmshj2018", "tiny", num_steps=4)
+  wider.model.channels = 16
+  with pytest.raises(train.ConfigMismatch, match=r"holds a run of another model: model\.channels is 8 in its "
+                                                 r"config\.json and 16 in this config"):
+    train.train(wider, str(tmp_path), source=samples)
+  assert snapshot(tmp_path) == before
+  # Without config.json (a run of an older jgc) the checkpoint refuses the model, and none is written either.
+  os.remove(tmp_path / "config.json")
+  before = snapshot(tmp_path)
+  with pytest.raises(train.ConfigMismatch, match="does not fit this config"):
+    train.train(wider, str(tmp_path), source=samples)
+  assert snapshot(tmp_path) == before
+  # The same model resumes with another num_steps, which config.json then records.
+  c.num_steps = 3
+  assert int(train.train(c, str(tmp_path), source=samples).step) == 3
+  assert json.loads((tmp_path / "config.json").read_text())["num_steps"] == 3
+
+
+def test_a_workdir_that_cannot_be_written_stops_the_run_in_one_line(tmp_path):
+  # A folder inside a file: refused even to root, whom a read-only folder does not stop.
+  (tmp_path / "file").write_bytes(b"")
+  workdir = tmp_path / "file" / "run"
+  out = subprocess.run([sys.executable, "-m", "jgc.main", "--config=configs/bmshj2018.py:tiny", f"--workdir={workdir}"],
+                       cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240)
+  assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+  named = [line for line in out.stderr.splitlines() if str(workdir) in line]
+  assert named == [f"jgc.main: cannot write {workdir}: Not a directory"], out.stderr[-3000:]
+
+
+# jgc.main in a process whose files cannot grow past 20 kB, as on a full disk but even for
+# root: config.json and the first TensorBoard events fit, a checkpoint does not.
+SMALL_FILES = textwrap.dedent("""
+    import resource, runpy, signal, sys
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+    sys.argv = ["jgc.main", *sys.argv[1:]]
+    runpy.run_module("jgc.main", run_name="__main__")
+""")
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_the_run_in_one_line(tmp_path):
+  cmd = [sys.executable, "-c", SMALL_FILES, "--config=configs/bmshj2018.py:tiny", f"--workdir={tmp_path}",
+         "--config.num_steps=6", "--config.checkpoint_every_steps=2", "--config.log_every_steps=1"]
+  out = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240)
+  # Orbax writes it in background threads, and logs, warns and calls back from each of them when it fails.
+  assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+  named = [line for line in out.stderr.splitlines() if str(tmp_path) in line]
+  assert named == [f"jgc.main: cannot write {tmp_path / 'checkpoints'}: File too large"], out.stderr[-3000:]
+  assert not [d for d in os.listdir(tmp_path / "checkpoints") if d.isdigit()]
 
 
 def test_bad_settings_are_named():
