@@ -44,11 +44,10 @@ def _image(side: int) -> np.ndarray:
 def bounds(codec, hw: tuple[int, int]) -> dict:
   """GiB that decoding an `hw` image takes, whole and with each tile size."""
   shape = codec._stream_shapes(*hw)["y"]
-  out = {"whole_gib": round(codec._synthesis_and_memory(shape, shape[1:3], hw)[1] / 2**30, 2)}
-  stride = codec.coding.latent_stride
+  out = {"whole_gib": round(codec._synthesis_and_memory(shape, shape[1:3])[1] / 2**30, 2)}
   for tile in codec.TILES:
     window = codec._window(shape[1:3], tile)
-    needed = codec._synthesis_and_memory(shape, window, (window[0] * stride, window[1] * stride))[1]
+    needed = codec._synthesis_and_memory(shape, window)[1]
     out[f"tile_{tile}_gib"] = round(needed / 2**30, 2)
   return out
 

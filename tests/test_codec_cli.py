@@ -107,7 +107,7 @@ SIDE = textwrap.dedent("""
       open(encode_to, "wb").write(codec.compress(image[:200, :300])[0])
     data = open(decode_from, "rb").read()
     coded = container.unpack(data, 2)
-    y_shape, z_shape = codec.latent_shapes(*coded.coded_hw)
+    y_shape, z_shape = codec.latent_shapes(coded.height, coded.width)
     z = codec._coders["z"].decode(coded.streams[0], np.broadcast_to(np.arange(z_shape[-1]), z_shape))
     mean, idx = codec._side_info(z, y_shape[1:3])
     # The same z inside a batch of two: the exact path does not depend on the batch.

@@ -59,7 +59,7 @@ def test_cli_imports_and_files_decode_to_the_models_reconstruction(tmp_path, var
   assert cli.main(["import", "hific-pytorch", checkpoint(variant), "-o", str(model)]) == 0
   bundle = bundles.load(str(model))
   assert bundle.model_config["padding"] == "REFLECT"
-  codec = Codec(bundle, bucket_px=16)  # padded as the port pads: to its factor only
+  codec = Codec(bundle)
   data, _ = codec.compress(image())
   decoded = codec.decompress(data)[0]
   config, params = ih.load(checkpoint(variant))
@@ -79,8 +79,7 @@ def test_cli_imports_and_files_decode_to_the_models_reconstruction(tmp_path, var
   payload_bits = 8 * (len(data) - container.header_size(data, 2))
   assert abs(payload_bits - estimated) < 0.05 * estimated, (payload_bits, estimated)
   Image.fromarray(image()).save(tmp_path / "in.png")
-  assert cli.main(["compress", str(tmp_path / "in.png"), "-m", str(model), "-o", str(tmp_path / "in.jgc"),
-                   "--bucket-px", "16"]) == 0
+  assert cli.main(["compress", str(tmp_path / "in.png"), "-m", str(model), "-o", str(tmp_path / "in.jgc")]) == 0
   assert cli.main(["decompress", str(tmp_path / "in.jgc"), "-m", str(model), "-o", str(tmp_path / "out.png")]) == 0
   np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), decoded)
 

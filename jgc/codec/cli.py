@@ -205,9 +205,9 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(run=run)
     if name == "compress":
       s.add_argument("--bucket-px", type=int, default=BUCKET_PX,
-                     help=f"pad images to multiples of this many pixels (default {BUCKET_PX}), so that a folder of "
-                          "many sizes compiles once per bucket; 16 pads no more than the model needs, for the "
-                          "smallest files")
+                     help=f"compile the transforms for image sizes rounded up to multiples of this (default "
+                          f"{BUCKET_PX}), so that photos of many sizes share a few compilations; the files are "
+                          "the same whatever it is")
   return p
 
 

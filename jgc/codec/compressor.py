@@ -12,11 +12,8 @@ The model declares its streams and their entropy models (`coding()`,
 The transforms run in float32 on any device; only the side-info path must be
 bit-exact, and it is (`jgc.codec.sideinfo`).
 
-The encoder pads every image to a multiple of `bucket_px` (reflected to the
-model's stride as the model itself would, then the last row and column
-repeated) and records the padded size in the header; the transforms are
-compiled once per padded size, so a folder of photos of many sizes compiles a
-few buckets rather than once per photo. The decoder crops back.
+The transforms run compiled for a bucket of sizes (`jgc.codec.buckets`), so
+a folder of photos of many sizes compiles a few buckets, not once per photo.
 """
 
 import dataclasses
@@ -29,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgc.codec import container, memory, sideinfo
+from jgc.codec import buckets, container, memory, sideinfo
 from jgc.codec.bundle import Bundle
 from jgc.codec.coder import IndexedCoder, StreamError
 from jgc.models.coding import params_at
@@ -63,16 +60,16 @@ def _channels(shape: tuple[int, ...]) -> np.ndarray:
   return np.broadcast_to(np.arange(shape[-1], dtype=np.int32), shape)
 
 
-# Pixels the encoder pads each side to a multiple of, by default: at most 127 more rows and
-# columns, which edge replication makes cheap in bits, for a compile per 128-pixel bucket.
+# Image sizes are rounded up to multiples of this to pick the compiled transforms: the
+# photos of a folder fall into a few buckets, and a bucket costs at most 127 rows and columns.
 BUCKET_PX = 128
 
 
 class Codec:
   """Compresses and decompresses single images with one bundle.
 
-  `bucket_px`: the encoder pads images to multiples of this (rounded up to the model's stride;
-  the stride itself pads no more than the model does). Any file decodes, whatever its encoder's.
+  `bucket_px`: the transforms are compiled for sizes rounded up to multiples of this (itself
+  rounded up to the model's stride, which buckets nothing); see `jgc.codec.buckets`.
   """
 
   def __init__(self, bundle: Bundle, bucket_px: int = BUCKET_PX):
@@ -80,37 +77,64 @@ class Codec:
     self.coding = bundle.coding
     if bucket_px < 1:
       raise ValueError(f"bucket_px must be positive, got {bucket_px}")
-    stride = self.coding.latent_stride
-    self.bucket_px = -(-bucket_px // stride) * stride
-    self.streams = self.coding.streams
+    coding, stride = self.coding, self.coding.latent_stride
+    # A model that pads by reflection runs at each image's own size: zeros cannot stand in for it.
+    self.bucket_px = buckets.round_up(bucket_px, stride) if coding.zero_padded else stride
+    self.streams = coding.streams
     self._coders = {k: IndexedCoder(t) for k, t in bundle.tables.items()}
     self._variables = {"params": bundle.params}
     model = bundle.model
     self._encode = jax.jit(functools.partial(model.apply, method="encode_latents"))
-    self._decode = jax.jit(functools.partial(model.apply, method="decode_latents"), static_argnames="image_hw")
+    analysis, *hyper = coding.encoding
+    self._analyze = jax.jit(functools.partial(_analysis, model, analysis, stride, coding.zero_padded))
+    self._hyper = jax.jit(functools.partial(model.apply, method=hyper[0])) if hyper else None
+    self._decode = jax.jit(functools.partial(_synthesis, model, coding.zero_padded), static_argnames="image_hw")
     self._forward = jax.jit(functools.partial(model.apply, train=False))
 
-  # Shapes follow from the image size; the decoder gets them without running anything.
-  @functools.lru_cache(maxsize=64)  # noqa: B019  (a codec lives as long as its bundle)
+  @functools.cached_property
+  def _strides(self) -> tuple[tuple[int, int], ...]:
+    """`(pixels per position, channels)` of each encoded latent, from the shapes of one probe."""
+    side = 1024  # a multiple of every stride
+    out = jax.eval_shape(self._encode, self._variables, jax.ShapeDtypeStruct((1, side, side, 3), jnp.float32))
+    out = out if isinstance(out, tuple) else (out,)
+    if any(side % a.shape[1] or a.shape[1] != a.shape[2] for a in out):
+      raise ValueError(f"latents of {[a.shape for a in out]} from a {side}x{side} image: not whole strides")
+    return tuple((side // a.shape[1], a.shape[3]) for a in out)
+
   def latent_shapes(self, height: int, width: int) -> tuple[tuple[int, ...], ...]:
-    x = jax.ShapeDtypeStruct((1, height, width, 3), jnp.float32)
-    out = jax.eval_shape(self._encode, self._variables, x)
-    return tuple(tuple(a.shape) for a in (out if isinstance(out, tuple) else (out,)))
+    """The shapes of the latents of a `height x width` image: each side divided by the latent's
+    stride, rounded up (the models pad to their stride, then their convolutions round up)."""
+    return tuple((1, -(-height // s), -(-width // s), c) for s, c in self._strides)
 
   def _stream_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
     return dict(zip(self.coding.encoded, self.latent_shapes(height, width), strict=True))
 
-  def padded_size(self, height: int, width: int) -> tuple[int, int]:
-    """The size the encoder codes an image of `height x width` at."""
-    b = self.bucket_px
-    return -(-height // b) * b, -(-width // b) * b
+  def bucket(self, height: int, width: int) -> tuple[int, int]:
+    """The size whose compiled transforms code an image of `height x width`."""
+    return buckets.round_up(height, self.bucket_px), buckets.round_up(width, self.bucket_px)
 
   @functools.lru_cache(maxsize=32)  # noqa: B019
-  def _encoder(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int]:
-    """The analysis compiled for images of `hw`, and the bytes it takes."""
-    traced = self._encode.trace(self._variables, jax.ShapeDtypeStruct((1, *hw, 3), jnp.float32))
+  def _analysis(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int]:
+    """The analysis compiled for images of `hw` (a size bucket), and the bytes it takes."""
+    traced = self._analyze.trace(self._variables, jax.ShapeDtypeStruct((1, *hw, 3), jnp.float32),
+                                 jax.ShapeDtypeStruct((2,), jnp.int32))
     compiled = traced.lower().compile()
     return compiled, _device_bytes(compiled) + memory.cpu_kernel_scratch_bytes(traced.jaxpr)
+
+  def encode(self, image: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The latents of an `HxWx3` uint8 image, as `coding.encoded` names them: the analysis run in
+    the image's size bucket, its latent cut to the image's own size, then the rest of the encoding."""
+    (h, w), stride = image.shape[:2], self.coding.latent_stride
+    hw = self.bucket(h, w)
+    analysis, needed = self._analysis(hw)
+    memory.check(needed, f"encoding a {w}x{h} image with {self.bundle.name}")
+    shapes = self.latent_shapes(h, w)
+    extent = np.array(shapes[0][1:3], np.int32)
+    first = analysis(self._variables, _to_float(buckets.pad_image(image, hw, stride)), extent)
+    first = jax.device_get(first)[:, :extent[0], :extent[1]]
+    rest = jax.device_get(self._hyper(self._variables, first)) if self._hyper else ()
+    latents = (first, *(rest if isinstance(rest, tuple) else (rest,)))
+    return tuple(np.asarray(a) for a in latents)
 
   @property
   def _hyper_stream(self) -> str:
@@ -127,13 +151,9 @@ class Codec:
     if not (h <= container.MAX_SIDE_PX and w <= container.MAX_SIDE_PX and h * w <= container.MAX_PIXELS):
       raise ValueError(f"a {w}x{h} image is larger than the format allows ({container.MAX_PIXELS} pixels, "
                        f"{container.MAX_SIDE_PX} per side)")
-    hw = self.padded_size(h, w)
     with _Clock(timing, "transforms"):
-      encode, needed = self._encoder(hw)
-      memory.check(needed, f"encoding a {w}x{h} image with {self.bundle.name}")
-      latents = jax.device_get(encode(self._variables, _to_float(_pad(image, hw, self.coding.latent_stride))))
+      latents = dict(zip(self.coding.encoded, self.encode(image), strict=True))
     coding = self.coding
-    latents = dict(zip(coding.encoded, latents if isinstance(latents, tuple) else (latents,), strict=True))
     encoded = {}
     for name in coding.streams:
       if name == coding.conditional:
@@ -154,7 +174,7 @@ class Codec:
           encoded[coding.conditional] = self._coders[coding.conditional].encode(
               np.round(y - mean).astype(np.int32), idx)
     streams = [encoded[name] for name in coding.streams]
-    data = container.pack(container.Coded(self.bundle.model_id, h, w, streams, hw))
+    data = container.pack(container.Coded(self.bundle.model_id, h, w, streams))
     return data, timing
 
   def decompress(self, data: bytes) -> tuple[np.ndarray, Timing]:
@@ -169,23 +189,26 @@ class Codec:
   # (latent positions per side; each is decoded with `synthesis_radius` more on every side).
   TILES = (256, 128, 64, 32, 16)
 
-  def _synthesis_within_budget(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int | None]:
-    """`(compiled synthesis, tile)`: the whole image's (tile None) if it fits the memory budget,
-    else the largest of `TILES` whose overlapping window fits; `memory.TooLarge` if none does."""
+  def _synthesis_within_budget(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, tuple[int, int], int | None]:
+    """`(compiled synthesis, its latent window, tile)`: the whole image's, in its size bucket (tile
+    None), if it fits the memory budget, else the largest of `TILES` whose overlapping window fits;
+    `memory.TooLarge` if none does."""
     coding = self.coding
     shape = self._stream_shapes(*hw)[coding.conditional or self.streams[0]]
-    compiled, needed = self._synthesis_and_memory(shape, shape[1:3], hw)
+    whole = shape[1:3]
+    if coding.zero_padded:
+      whole = tuple(n // coding.latent_stride for n in self.bucket(*hw))
+    compiled, needed = self._synthesis_and_memory(shape, whole)
     budget = memory.budget_bytes()
     if needed <= budget:
-      return compiled, None
+      return compiled, whole, None
     for tile in self.TILES:
-      lh, lw = self._window(shape[1:3], tile)
-      if (lh, lw) == shape[1:3]:
+      window = self._window(shape[1:3], tile)
+      if window == shape[1:3]:
         continue  # the window is the whole latent: no smaller than the whole image
-      stride = coding.latent_stride
-      tiled, tile_needed = self._synthesis_and_memory(shape, (lh, lw), (lh * stride, lw * stride))
+      tiled, tile_needed = self._synthesis_and_memory(shape, window)
       if tile_needed <= budget:
-        return tiled, tile
+        return tiled, window, tile
     memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
     raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
 
@@ -195,35 +218,40 @@ class Codec:
     return min(latent_hw[0], reach), min(latent_hw[1], reach)
 
   @functools.lru_cache(maxsize=32)  # noqa: B019
-  def _synthesis_and_memory(self, shape: tuple[int, ...], window_hw: tuple[int, int],
-                            image_hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int]:
-    """The synthesis compiled for a `window_hw` part of a latent of `shape`, and the bytes that
-    decoding the whole latent with it takes."""
+  def _synthesis_and_memory(self, shape: tuple[int, ...],
+                            window_hw: tuple[int, int]) -> tuple[jax.stages.Compiled, int]:
+    """The synthesis compiled for a `window_hw` latent (a part of one of `shape`, or its size
+    bucket), and the bytes that decoding the whole latent with it takes."""
     window = (1, *window_hw, shape[-1])
     args = [jax.ShapeDtypeStruct(window, jnp.int32)]
     if self.coding.conditional:
       args.append(jax.ShapeDtypeStruct(window, jnp.float32))
-    traced = self._decode.trace(self._variables, *args, image_hw=image_hw)
+    image_hw = (window_hw[0] * self.coding.latent_stride, window_hw[1] * self.coding.latent_stride)
+    traced = self._decode.trace(self._variables, *args, extent=jax.ShapeDtypeStruct((2,), jnp.int32),
+                                image_hw=image_hw)
     compiled = traced.lower().compile()
     # The decoded symbols and the side information's float64 host arrays (hyper output, means,
     # scales, indices, symbols) cover the whole latent, tiled or not.
     host = 8 * (6 if self.coding.conditional else 1) * math.prod(shape)
     return compiled, host + _device_bytes(compiled) + memory.cpu_kernel_scratch_bytes(traced.jaxpr)
 
-  def _synthesize(self, compiled: jax.stages.Compiled, tile: int | None, args: tuple,
+  def _synthesize(self, compiled: jax.stages.Compiled, window: tuple[int, int], tile: int | None, args: tuple,
                   hw: tuple[int, int]) -> np.ndarray:
-    """The uint8 image's top-left `hw`, whole or tile by tile; each tile's window overlaps its
-    neighbours by the synthesis radius, so its centre is what the whole image's synthesis computes."""
-    if tile is None:
-      return _to_uint8(compiled(self._variables, *args)[0])[:hw[0], :hw[1]]
+    """The uint8 image's top-left `hw`: whole, the latents filled out to the `window` of its size
+    bucket, or tile by tile; each tile's window overlaps its neighbours by the synthesis radius,
+    so its centre is what the whole image's synthesis computes."""
+    args = [np.asarray(a) for a in args]
     (lh, lw), radius, stride = args[0].shape[1:3], self.coding.synthesis_radius, self.coding.latent_stride
-    wh, ww = self._window((lh, lw), tile)
+    if tile is None:
+      x = compiled(self._variables, *(buckets.fill(a, window) for a in args), extent=np.array((lh, lw), np.int32))
+      return _to_uint8(x[0])[:hw[0], :hw[1]]
+    wh, ww = window
     image = np.zeros((lh * stride, lw * stride, 3), np.uint8)
     for i in range(0, lh, tile):
       for j in range(0, lw, tile):
         # The window around the tile, moved inward at the latent's edges.
         a, b = min(max(i - radius, 0), lh - wh), min(max(j - radius, 0), lw - ww)
-        x = compiled(self._variables, *(v[:, a:a + wh, b:b + ww] for v in args))[0]
+        x = compiled(self._variables, *(v[:, a:a + wh, b:b + ww] for v in args), extent=np.array(window, np.int32))[0]
         th, tw = min(tile, lh - i) * stride, min(tile, lw - j) * stride
         top, left = (i - a) * stride, (j - b) * stride
         image[i * stride:i * stride + th, j * stride:j * stride + tw] = _to_uint8(x[top:top + th, left:left + tw])
@@ -241,7 +269,7 @@ class Codec:
   def _check_claim(self, coded: container.Coded) -> None:
     """Refuses a header that claims more symbols than its streams can hold, before anything
     is allocated for them (a range coder cannot spend fewer bits than the information)."""
-    shapes = self._stream_shapes(*coded.coded_hw)
+    shapes = self._stream_shapes(coded.height, coded.width)
     for name, stream in zip(self.streams, coded.streams, strict=True):
       count = math.prod(shapes[name])
       # Twice the coder's fixed overhead of two 32-bit words, as a margin.
@@ -261,7 +289,7 @@ class Codec:
 
   def _symbols(self, coded: container.Coded, timing: Timing) -> tuple[dict[str, np.ndarray], tuple]:
     """`(symbols per stream, the synthesis' arguments)` of a file."""
-    coding, shapes = self.coding, self._stream_shapes(*coded.coded_hw)
+    coding, shapes = self.coding, self._stream_shapes(coded.height, coded.width)
     streams = dict(zip(coding.streams, coded.streams, strict=True))
     symbols = {}
     for name in coding.streams:
@@ -283,18 +311,17 @@ class Codec:
   def _decompress(self, coded: container.Coded) -> tuple[np.ndarray, Timing]:
     self._check_claim(coded)
     timing = Timing()
+    hw = (coded.height, coded.width)
     with _Clock(timing, "transforms"):
-      synthesis, tile = self._synthesis_within_budget(coded.coded_hw)
+      synthesis, window, tile = self._synthesis_within_budget(hw)
     _, args = self._symbols(coded, timing)
     with _Clock(timing, "transforms"):
-      image = self._synthesize(synthesis, tile, args, (coded.height, coded.width))
+      image = self._synthesize(synthesis, window, tile, args, hw)
     return image, timing
 
   def estimate_bits(self, image: np.ndarray) -> float:
-    """The model's own estimate of a file's streams (evaluation forward, rounded latents, the image
-    padded as the encoder pads it), bits."""
-    padded = _pad(image, self.padded_size(*image.shape[:2]), self.coding.latent_stride)
-    _, aux = self._forward(self._variables, _to_float(padded))
+    """The model's own rate estimate (evaluation forward, rounded latents), bits."""
+    _, aux = self._forward(self._variables, _to_float(image))
     return float(sum(jnp.sum(b) for b in aux["bits_rounded"].values()))
 
   # Side information: exact fixed point (see `sideinfo`).
@@ -323,7 +350,7 @@ class Codec:
     ("split") or feeds the context model ("autoregressive")."""
     z = self._z_fixed(z_sym)
     outputs = [sideinfo.hyper_synthesis(w, z, net.activation, latent_hw, negative_slope=net.negative_slope,
-                                        padding=net.padding)
+                                        padding=net.padding, latent_bucket=self.bucket_px // self.coding.latent_stride)
                for net, w in zip(self.coding.nets, self._fixed["nets"], strict=True)]
     if self.coding.side_info == "mean_and_scale":
       return outputs[0], outputs[1]
@@ -384,13 +411,24 @@ def _device_bytes(compiled: jax.stages.Compiled) -> int:
   return stats.temp_size_in_bytes + stats.output_size_in_bytes if stats else 0
 
 
-def _pad(image: np.ndarray, hw: tuple[int, int], stride: int) -> np.ndarray:
-  """`image` reflected at the bottom and right to multiples of `stride` (as the models pad;
-  TFC `models/hific/model.py::_pad`), then its last row and column repeated to `hw`: stripes
-  that cost few bits."""
-  h, w = image.shape[:2]
-  image = np.pad(image, ((0, -h % stride), (0, -w % stride), (0, 0)), mode="reflect")
-  return np.pad(image, ((0, hw[0] - image.shape[0]), (0, hw[1] - image.shape[1]), (0, 0)), mode="edge")
+def _analysis(model, method: str, stride: int, zero_padded: bool, variables, x: jax.Array,
+              extent: jax.Array) -> jax.Array:
+  """The model's analysis of an image padded to a size bucket, every convolution's input zeroed
+  beyond the image (`extent`: its latent's size, scaled to each resolution; `jgc.codec.buckets`);
+  a model that pads otherwise runs at the image's own size."""
+  if not zero_padded:
+    return model.apply(variables, x, method=method)
+  with buckets.zero_beyond(extent, (x.shape[1] // stride, x.shape[2] // stride)):
+    return model.apply(variables, x, method=method)
+
+
+def _synthesis(model, zero_padded: bool, variables, *args, extent: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
+  """The model's synthesis of latents filled out to a size bucket, every convolution's input zeroed
+  beyond `extent` (`jgc.codec.buckets`); a model that pads otherwise runs at its latents' own size."""
+  if not zero_padded:
+    return model.apply(variables, *args, image_hw=image_hw, method="decode_latents")
+  with buckets.zero_beyond(extent, args[0].shape[1:3]):
+    return model.apply(variables, *args, image_hw=image_hw, method="decode_latents")
 
 
 def _to_uint8(x: jax.Array) -> np.ndarray:

@@ -1,17 +1,14 @@
 """The compressed-file container: a header (16 bytes, then a few varints), then the coded streams.
 
-Version 2 (written):
+    magic "JGC" | version u8 | model id (8 bytes) | CRC-32 (u32 LE)
+    | height, width (LEB128) | length of every stream but the last (LEB128) | streams
 
-    magic "JGC" | version u8 | model id (8 bytes) | CRC-32 of the rest of the file (u32 LE)
-    | height, width | rows, columns the encoder padded to (LEB128) | length of every stream but the last (LEB128)
-    | streams
-
-Version 1 (read): the same without the padded size, and its CRC covers only the streams.
-
-The version 2 CRC covers every byte but its own four, so any single-bit error
-is caught (CRC-32's generator has more than one term), and it is checked
+Version 2 (written) and version 1 (read) differ in what the CRC covers: in
+version 1 only the streams, so a changed stream length or image size passed
+it; in version 2 every byte of the file but its own four, so any single-bit
+error is caught (CRC-32's generator has more than one term), and it is checked
 before any header field is believed. Latent shapes are not stored: they follow
-from the padded size and the model, which the model id pins down. See
+from the image size and the model, which the model id pins down. See
 docs/format.md.
 """
 
@@ -34,18 +31,10 @@ class FormatError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Coded:
-  """A file's contents. `padded_hw`: the size the encoder padded the image to before coding
-  (the latents' image size); the decoder crops the synthesis back to `height x width`."""
-
   model_id: bytes
   height: int
   width: int
   streams: list[bytes]
-  padded_hw: tuple[int, int] | None = None
-
-  @property
-  def coded_hw(self) -> tuple[int, int]:
-    return self.padded_hw or (self.height, self.width)
 
 
 def _varint(n: int) -> bytes:
@@ -79,10 +68,7 @@ def pack(coded: Coded) -> bytes:
   """The file's bytes, in the current version."""
   if len(coded.model_id) != 8:
     raise ValueError("a model id has 8 bytes")
-  (ph, pw), (h, w) = coded.coded_hw, (coded.height, coded.width)
-  if ph < h or pw < w:
-    raise ValueError(f"padded size {ph}x{pw} is smaller than the image's {h}x{w}")
-  rest = b"".join(_varint(n) for n in (h, w, ph - h, pw - w, *(len(s) for s in coded.streams[:-1])))
+  rest = b"".join(_varint(n) for n in (coded.height, coded.width, *(len(s) for s in coded.streams[:-1])))
   data = MAGIC + bytes([VERSION]) + coded.model_id + bytes(4) + rest + b"".join(coded.streams)
   return data[:_CRC.start] + struct.pack("<I", _crc(data)) + data[_CRC.stop:]
 
@@ -90,11 +76,6 @@ def pack(coded: Coded) -> bytes:
 def header_size(data: bytes, num_streams: int) -> int:
   """Bytes before the first stream of a packed file."""
   return len(data) - sum(len(s) for s in unpack(data, num_streams).streams)
-
-
-def _check_size(height: int, width: int, what: str) -> None:
-  if not (1 <= height <= MAX_SIDE_PX and 1 <= width <= MAX_SIDE_PX) or height * width > MAX_PIXELS:
-    raise FormatError(f"corrupt header: {what} {height}x{width} is out of range")
 
 
 def unpack(data: bytes, num_streams: int, expected_id: bytes | None = None) -> Coded:
@@ -117,13 +98,8 @@ def unpack(data: bytes, num_streams: int, expected_id: bytes | None = None) -> C
   pos = _FIXED
   height, pos = _read_varint(data, pos, "image height")
   width, pos = _read_varint(data, pos, "image width")
-  _check_size(height, width, "image size")
-  padded_hw = None
-  if version >= 2:
-    extra_h, pos = _read_varint(data, pos, "padded height")
-    extra_w, pos = _read_varint(data, pos, "padded width")
-    padded_hw = (height + extra_h, width + extra_w)
-    _check_size(*padded_hw, "padded size")
+  if not (1 <= height <= MAX_SIDE_PX and 1 <= width <= MAX_SIDE_PX) or height * width > MAX_PIXELS:
+    raise FormatError(f"corrupt header: image size {height}x{width} is out of range")
   lengths = []
   for i in range(num_streams - 1):
     n, pos = _read_varint(data, pos, f"length of stream {i}")
@@ -142,4 +118,4 @@ def unpack(data: bytes, num_streams: int, expected_id: bytes | None = None) -> C
     # The range coder writes whole 32-bit words (a version 1 header's lengths are not under its CRC).
     if len(s) % 4:
       raise FormatError(f"corrupt header: stream {i} is {len(s)} bytes, not a whole number of 32-bit words")
-  return Coded(model_id, height, width, streams, padded_hw)
+  return Coded(model_id, height, width, streams)

@@ -47,6 +47,9 @@ class Coding:
   Attributes:
     streams: stream names in file order.
     encoded: the names of what `encode_latents` returns, in its order.
+    encoding: the methods `encode_latents` chains: the image to the first of `encoded`, then (if
+      two) that to the rest. The codec runs the first in a size bucket and the second at the
+      latent's own size: a strided "SAME" convolution's padding depends on its input's parity.
     factorized: the streams coded under a factorized prior.
     learned_pmf: a stream coded under per-channel pmfs the model computes, and the
       method that gives their log2 (GC's centres).
@@ -59,12 +62,16 @@ class Coding:
     synthesis_radius: how far, in latent positions, one latent's effect on the
       reconstruction reaches; tiles of a large image overlap by this much.
     latent_stride: pixels per latent position along each side.
+    zero_padded: whether the synthesis' convolutions pad with zeros only, so that it can
+      run in a size bucket with its input zeroed beyond the image (`jgc.codec.buckets`).
   """
 
   streams: tuple[str, ...]
   encoded: tuple[str, ...]
   synthesis_radius: int
+  encoding: tuple[str, ...] = ("encode_latents",)
   latent_stride: int = 16
+  zero_padded: bool = True
   factorized: dict[str, Factorized] = dataclasses.field(default_factory=dict)
   learned_pmf: tuple[str, str] | None = None
   conditional: str | None = None

@@ -210,15 +210,24 @@ class HiFiC(nn.Module):
     the mean and scale hyper-synthesis nets."""
     nets = tuple(SideInfoNet(("hyperprior", name), "relu", padding=torch_aligned(self.padding))
                  for name in ("mean_synthesis", "scale_synthesis"))
-    return Coding(streams=("z", "y"), encoded=("y", "z"), synthesis_radius=generator_radius(self.num_residual_blocks),
+    return Coding(streams=("z", "y"), encoded=("y", "z"), encoding=("analyze", "hyper_symbols"),
+                  synthesis_radius=generator_radius(self.num_residual_blocks),
                   factorized={"z": Factorized(("hyperprior", "z_prior"), gate_last=self.prior_gate_last)},
-                  conditional="y", distribution=self.likelihood, side_info="mean_and_scale", nets=nets)
+                  conditional="y", distribution=self.likelihood, side_info="mean_and_scale", nets=nets,
+                  zero_padded=self.padding != "REFLECT")
 
   def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""
-    y = self._encode(x)
-    z = self.hyperprior.analysis(y)
-    return y, symbols(z, self.hyperprior.z_prior.medians())
+    y = self.analyze(x)
+    return y, self.hyper_symbols(y)
+
+  def analyze(self, x: jax.Array) -> jax.Array:
+    """y, the latent of image `x`."""
+    return self._encode(x)
+
+  def hyper_symbols(self, y: jax.Array) -> jax.Array:
+    """The hyper-latent's int32 symbols (relative to its medians) of latent `y`."""
+    return symbols(self.hyperprior.analysis(y), self.hyperprior.z_prior.medians())
 
   def side_info(self, z_symbols: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
     """`(mean, scale indices)` of y from the hyper-latent's symbols; both sides of the coder run this."""

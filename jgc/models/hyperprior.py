@@ -128,8 +128,16 @@ class HyperpriorCodec(nn.Module):
 
   def _latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(y, z)`; the scale hyperprior analyses |y| (Ballé 2018 §3), the others y."""
-    y = self.analysis(pad_to_multiple(x, FACTOR))
+    y = self.analyze(x)
     return y, self.hyper_analysis(jnp.abs(y) if self.prior == "scale" else y)
+
+  def analyze(self, x: jax.Array) -> jax.Array:
+    """y, the latent of image `x`."""
+    return self.analysis(pad_to_multiple(x, FACTOR))
+
+  def hyper_symbols(self, y: jax.Array) -> jax.Array:
+    """The hyper-latent's int32 symbols (relative to its medians) of latent `y`."""
+    return symbols(self.hyper_analysis(jnp.abs(y) if self.prior == "scale" else y), self.z_prior.medians())
 
   def hyper_parameters(self, z_hat: jax.Array, latent_hw: tuple[int, int]) -> jax.Array:
     """Output of the hyper-synthesis, cropped to y's spatial size."""
@@ -195,7 +203,7 @@ class HyperpriorCodec(nn.Module):
     (and, for the autoregressive prior, the context model, position by position)."""
     filters = tuple(self.prior_filters)
     # The synthesis' four 5x5 stride-2 transposed convs reach 2 + 1 + 1/2 + 1/4 positions.
-    common = dict(streams=("z", "y"), encoded=("y", "z"), synthesis_radius=4,
+    common = dict(streams=("z", "y"), encoded=("y", "z"), encoding=("analyze", "hyper_symbols"), synthesis_radius=4,
                   factorized={"z": Factorized(("z_prior",), filters)}, conditional="y")
     if self.prior == "scale":
       return Coding(**common, side_info="scale", nets=(SideInfoNet(("hyper_synthesis",), "relu",
@@ -208,8 +216,8 @@ class HyperpriorCodec(nn.Module):
 
   def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""
-    y, z = self._latents(x)
-    return y, symbols(z, self.z_prior.medians())
+    y = self.analyze(x)
+    return y, self.hyper_symbols(y)
 
   def side_info(self, z_symbols: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
     """`(mean, scale indices)` of y from the hyper-latent's symbols.
