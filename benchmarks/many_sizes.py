@@ -1,5 +1,5 @@
 """A folder of photos of many sizes against one of a single size: what compiling per size costs,
-and what the encoder's size buckets (`Codec(bucket_px=...)`, `jgc compress --bucket-px`) save.
+and what the codec's size buckets (`Codec(bucket_px=...)`, `jgc compress --bucket-px`) save.
 
     python benchmarks/many_sizes.py [--model MODEL.jgcm] [--bucket_px 16,64,128] [--count 100]
 
@@ -7,11 +7,11 @@ Photos: the first `count` of `../shared/data/train/urban100` (scikit-image's pho
 where that folder is missing), each cropped at a random size of 256..640 x 256..640 pixels,
 so all sizes differ (`many`), and the same photos cropped to one size of about the same mean
 area, 384x512 (`one`). Each set is compressed and decompressed image by image in a fresh
-process with no compilation cache, for each bucket (16: no padding beyond the models' stride,
-which is what compiling per size costs). Printed per run: seconds, peak RSS, distinct padded
-sizes (compiles), and the bytes written; with `--model` a trained bundle gives the bytes a
-bucket's padding really costs (random weights: tiny HiFiC, whose bits mean little). Last line:
-one JSON object with the ratio of `many` to `one` seconds per bucket.
+process with no compilation cache, for each bucket (16, the models' stride, compiles per size).
+Printed per run: seconds, peak RSS, distinct buckets (compilations of the analysis and the
+synthesis), and bpp, which a bucket must not change (checked). Model: `--model`, else tiny HiFiC
+with random weights. Last line: one JSON object with the ratio of `many` to `one` seconds per
+bucket.
 """
 
 import argparse
@@ -113,6 +113,9 @@ def main() -> None:
       runs[f"{kind}_{bucket}"] = run = json.loads(out.stdout.strip().splitlines()[-1])
       print(f"{kind:>4} bucket {bucket:>3}: {run['seconds']:7.2f} s, {run['compiles']:3d} compiles, "
             f"peak RSS {run['peak_rss_mb']} MB, {8 * run['bytes'] / run['pixels']:.4f} bpp", flush=True)
+  for kind in ("one", "many"):
+    sizes = {runs[f"{kind}_{b}"]["bytes"] for b in args.bucket_px.split(",")}
+    assert len(sizes) == 1, f"the buckets changed the files of set {kind}: {sizes}"
   ratios = {b: round(runs[f"many_{b}"]["seconds"] / runs[f"one_{b}"]["seconds"], 2)
             for b in args.bucket_px.split(",")}
   print(json.dumps({"model": args.model or "tiny hific, random weights", "count": args.count,

@@ -46,7 +46,7 @@ def bounds(codec, hw: tuple[int, int]) -> dict:
   shape = codec._stream_shapes(*hw)["y"]
   out = {"whole_gib": round(codec._synthesis_and_memory(shape, shape[1:3])[1] / 2**30, 2)}
   for tile in codec.TILES:
-    window = codec._window(shape[1:3], tile)
+    window = codec._window(shape[1:3], tile, codec.coding.synthesis_radius)
     needed = codec._synthesis_and_memory(shape, window)[1]
     out[f"tile_{tile}_gib"] = round(needed / 2**30, 2)
   return out

@@ -123,18 +123,62 @@ class Codec:
 
   def encode(self, image: np.ndarray) -> tuple[np.ndarray, ...]:
     """The latents of an `HxWx3` uint8 image, as `coding.encoded` names them: the analysis run in
-    the image's size bucket, its latent cut to the image's own size, then the rest of the encoding."""
+    the image's size bucket (or, beyond the memory budget, in overlapping tiles), its latent cut
+    to the image's own size, then the rest of the encoding."""
     (h, w), stride = image.shape[:2], self.coding.latent_stride
-    hw = self.bucket(h, w)
-    analysis, needed = self._analysis(hw)
-    memory.check(needed, f"encoding a {w}x{h} image with {self.bundle.name}")
-    shapes = self.latent_shapes(h, w)
-    extent = np.array(shapes[0][1:3], np.int32)
-    first = analysis(self._variables, _to_float(buckets.pad_image(image, hw, stride)), extent)
-    first = jax.device_get(first)[:, :extent[0], :extent[1]]
+    extent = self.latent_shapes(h, w)[0][1:3]
+    analysis, window, tile = self._analysis_within_budget((h, w))
+    if tile is None:
+      first = analysis(self._variables, _to_float(buckets.pad_image(image, self.bucket(h, w), stride)),
+                       np.array(extent, np.int32))
+      first = np.asarray(jax.device_get(first))[:, :extent[0], :extent[1]]
+    else:
+      padded = buckets.pad_image(image, (extent[0] * stride, extent[1] * stride), stride)
+      first = self._analyze_in_tiles(analysis, window, tile, padded)
     rest = jax.device_get(self._hyper(self._variables, first)) if self._hyper else ()
     latents = (first, *(rest if isinstance(rest, tuple) else (rest,)))
     return tuple(np.asarray(a) for a in latents)
+
+  def _analysis_within_budget(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, tuple[int, int], int | None]:
+    """`(compiled analysis, its latent window, tile)`: the whole image's, in its size bucket (tile
+    None), if it fits the memory budget, else the largest of `TILES` whose overlapping window fits;
+    `memory.TooLarge` if none does."""
+    stride, extent = self.coding.latent_stride, self.latent_shapes(*hw)[0][1:3]
+    bucket = self.bucket(*hw)
+    # The padded image and the whole latent stay on the host, tiled or not.
+    host = 3 * bucket[0] * bucket[1] + 4 * math.prod(self.latent_shapes(*hw)[0])
+    compiled, needed = self._analysis(bucket)
+    budget = memory.budget_bytes()
+    if host + needed <= budget:
+      return compiled, (bucket[0] // stride, bucket[1] // stride), None
+    for tile in self.TILES:
+      window = self._window(extent, tile, self.coding.analysis_radius)
+      if window == extent:
+        continue
+      tiled, tile_needed = self._analysis((window[0] * stride, window[1] * stride))
+      if host + tile_needed <= budget:
+        return tiled, window, tile
+    memory.check(host + needed, f"encoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
+    raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
+
+  def _analyze_in_tiles(self, analysis: jax.stages.Compiled, window: tuple[int, int], tile: int,
+                        image: np.ndarray) -> np.ndarray:
+    """The latent of `image` (padded to the stride) from overlapping windows of `window` latent
+    positions: each tile's latents read no pixel beyond its window, so they are the whole image's."""
+    stride, radius = self.coding.latent_stride, self.coding.analysis_radius
+    (lh, lw), (wh, ww) = (image.shape[0] // stride, image.shape[1] // stride), window
+    first = None
+    for i in range(0, lh, tile):
+      for j in range(0, lw, tile):
+        # The window around the tile, moved inward at the image's edges.
+        a, b = min(max(i - radius, 0), lh - wh), min(max(j - radius, 0), lw - ww)
+        pixels = image[a * stride:(a + wh) * stride, b * stride:(b + ww) * stride]
+        y = np.asarray(jax.device_get(analysis(self._variables, _to_float(pixels), np.array(window, np.int32))))
+        if first is None:
+          first = np.zeros((1, lh, lw, y.shape[-1]), y.dtype)
+        th, tw = min(tile, lh - i), min(tile, lw - j)
+        first[:, i:i + th, j:j + tw] = y[:, i - a:i - a + th, j - b:j - b + tw]
+    return first
 
   @property
   def _hyper_stream(self) -> str:
@@ -203,7 +247,7 @@ class Codec:
     if needed <= budget:
       return compiled, whole, None
     for tile in self.TILES:
-      window = self._window(shape[1:3], tile)
+      window = self._window(shape[1:3], tile, coding.synthesis_radius)
       if window == shape[1:3]:
         continue  # the window is the whole latent: no smaller than the whole image
       tiled, tile_needed = self._synthesis_and_memory(shape, window)
@@ -212,9 +256,10 @@ class Codec:
     memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
     raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
 
-  def _window(self, latent_hw: tuple[int, int], tile: int) -> tuple[int, int]:
-    """The latent positions a tile is synthesized from: itself and the synthesis radius around it."""
-    reach = tile + 2 * self.coding.synthesis_radius
+  @staticmethod
+  def _window(latent_hw: tuple[int, int], tile: int, radius: int) -> tuple[int, int]:
+    """The latent positions a tile is computed with: itself and `radius` around it."""
+    reach = tile + 2 * radius
     return min(latent_hw[0], reach), min(latent_hw[1], reach)
 
   @functools.lru_cache(maxsize=32)  # noqa: B019

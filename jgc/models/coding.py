@@ -61,6 +61,8 @@ class Coding:
       1x1 entropy-parameter nets.
     synthesis_radius: how far, in latent positions, one latent's effect on the
       reconstruction reaches; tiles of a large image overlap by this much.
+    analysis_radius: how far, in latent positions, the pixels one latent is computed from
+      reach beyond its own; the encoder's tiles overlap by this much.
     latent_stride: pixels per latent position along each side.
     zero_padded: whether the synthesis' convolutions pad with zeros only, so that it can
       run in a size bucket with its input zeroed beyond the image (`jgc.codec.buckets`).
@@ -69,6 +71,7 @@ class Coding:
   streams: tuple[str, ...]
   encoded: tuple[str, ...]
   synthesis_radius: int
+  analysis_radius: int
   encoding: tuple[str, ...] = ("encode_latents",)
   latent_stride: int = 16
   zero_padded: bool = True
@@ -90,6 +93,12 @@ def params_at(params, path: tuple[str, ...]):
   for name in path:
     params = params[name]
   return params
+
+
+# `analysis_radius` of HiFiC's encoder (also GC's and VAE-GAN's): its 7x7 conv reads 3 pixels
+# on either side, its four stride-2 3x3 convs 1, 2, 4 and 8 pixels, its last 3x3 one latent
+# (16 pixels): 34 pixels, within 3 positions.
+ENCODER_RADIUS = 3
 
 
 def generator_radius(num_residual_blocks: int) -> int:

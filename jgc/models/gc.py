@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgc.models.coding import Coding, generator_radius
+from jgc.models.coding import ENCODER_RADIUS, Coding, generator_radius
 from jgc.models.hific import FACTOR, Encoder, Generator
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -84,7 +84,7 @@ class GC(nn.Module):
   def coding(self) -> Coding:
     """One stream, w: the centre indices under the per-channel pmfs of `log2_pmf`."""
     return Coding(streams=("w",), encoded=("w",), synthesis_radius=generator_radius(self.num_residual_blocks),
-                  learned_pmf=("w", "log2_pmf"))
+                  analysis_radius=ENCODER_RADIUS, learned_pmf=("w", "log2_pmf"))
 
   def encode_latents(self, x: jax.Array) -> jax.Array:
     """The int32 centre index of every latent element."""

@@ -24,7 +24,7 @@ from jgc.entropy import (
     scale_index,
     symbols,
 )
-from jgc.models.coding import Coding, Factorized, SideInfoNet, generator_radius
+from jgc.models.coding import ENCODER_RADIUS, Coding, Factorized, SideInfoNet, generator_radius
 from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.layers import ChannelNorm
@@ -211,7 +211,7 @@ class HiFiC(nn.Module):
     nets = tuple(SideInfoNet(("hyperprior", name), "relu", padding=torch_aligned(self.padding))
                  for name in ("mean_synthesis", "scale_synthesis"))
     return Coding(streams=("z", "y"), encoded=("y", "z"), encoding=("analyze", "hyper_symbols"),
-                  synthesis_radius=generator_radius(self.num_residual_blocks),
+                  synthesis_radius=generator_radius(self.num_residual_blocks), analysis_radius=ENCODER_RADIUS,
                   factorized={"z": Factorized(("hyperprior", "z_prior"), gate_last=self.prior_gate_last)},
                   conditional="y", distribution=self.likelihood, side_info="mean_and_scale", nets=nets,
                   zero_padded=self.padding != "REFLECT")

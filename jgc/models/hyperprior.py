@@ -202,8 +202,10 @@ class HyperpriorCodec(nn.Module):
     """z under the factorized prior, then y under Gaussian scale tables from the hyper-synthesis
     (and, for the autoregressive prior, the context model, position by position)."""
     filters = tuple(self.prior_filters)
-    # The synthesis' four 5x5 stride-2 transposed convs reach 2 + 1 + 1/2 + 1/4 positions.
+    # The synthesis' four 5x5 stride-2 transposed convs reach 2 + 1 + 1/2 + 1/4 positions; the
+    # analysis' four 5x5 stride-2 convs read 2, 4, 8 and 16 pixels around (30: 2 positions).
     common = dict(streams=("z", "y"), encoded=("y", "z"), encoding=("analyze", "hyper_symbols"), synthesis_radius=4,
+                  analysis_radius=2,
                   factorized={"z": Factorized(("z_prior",), filters)}, conditional="y")
     if self.prior == "scale":
       return Coding(**common, side_info="scale", nets=(SideInfoNet(("hyper_synthesis",), "relu",

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from jgc.entropy import FactorizedPrior, bits, dequantize, symbols
-from jgc.models.coding import Coding, Factorized, generator_radius
+from jgc.models.coding import ENCODER_RADIUS, Coding, Factorized, generator_radius
 from jgc.models.hific import FACTOR, Encoder, Generator
 from jgc.models.padding import crop_to, pad_to_multiple
 
@@ -66,7 +66,7 @@ class VAEGAN(nn.Module):
   def coding(self) -> Coding:
     """One stream, y: the rounded posterior mean under the factorized prior."""
     return Coding(streams=("y",), encoded=("y",), synthesis_radius=generator_radius(self.num_residual_blocks),
-                  factorized={"y": Factorized(("prior",))})
+                  analysis_radius=ENCODER_RADIUS, factorized={"y": Factorized(("prior",))})
 
   def encode_latents(self, x: jax.Array) -> jax.Array:
     """The int32 symbols of the rounded posterior mean (relative to the prior's medians)."""
