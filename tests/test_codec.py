@@ -342,6 +342,19 @@ def test_fixed_point_transposed_conv_equals_the_native_one_exactly(padding):
   np.testing.assert_array_equal(ours, np.floor(ref / 2.0**sideinfo.WEIGHT_BITS))
 
 
+@pytest.mark.parametrize("kind", list(CONFIGS))
+def test_in_a_size_bucket_the_encoder_computes_the_latents_of_the_images_own_size(kind):
+  # Odd latent sizes included: there a strided "SAME" convolution pads otherwise (see buckets.align).
+  for h, w in [(80, 110), (17, 3), (47, 59), (100, 300), (63, 65)]:
+    for a, b in zip(codec(kind).encode(PHOTO[:h, :w] if h <= 80 else skdata.astronaut()[:h, :w]),
+                    exact(kind).encode(PHOTO[:h, :w] if h <= 80 else skdata.astronaut()[:h, :w]), strict=True):
+      assert a.shape == b.shape and a.dtype == b.dtype
+      if a.dtype == np.float32:
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+      else:  # float sums in another order may move a rare latent across a rounding boundary
+        assert np.mean(a != b) < 1e-3, (h, w)
+
+
 @pytest.mark.parametrize("kind", ["hific", "mean_scale"])  # GC and VAE-GAN have HiFiC's encoder
 def test_one_pixel_block_reaches_no_further_than_the_declared_analysis_radius(kind):
   c = codec(kind)

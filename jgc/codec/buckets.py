@@ -46,26 +46,55 @@ def fill(x: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
   return np.pad(x, ((0, 0), (0, hw[0] - x.shape[1]), (0, hw[1] - x.shape[2]), (0, 0)))
 
 
+def extent_at(extent: jax.Array, base_hw: tuple[int, int], hw: tuple[int, int]) -> list[jax.Array]:
+  """`extent` (positions of a `base_hw` grid) at a resolution of `hw` positions (a power of two
+  finer or coarser): scaled, and rounded up as convolutions round their outputs."""
+  return [(e * n + b - 1) // b for e, n, b in zip((extent[0], extent[1]), hw, base_hw, strict=True)]
+
+
 def mask(x: jax.Array, extent: jax.Array, base_hw: tuple[int, int]) -> jax.Array:
-  """NHWC `x` (at an integer multiple of `base_hw`) with zeros beyond `extent` (positions at
-  `base_hw`), scaled to its resolution. `extent` may be traced: one compilation serves all."""
-  factors = [size // base for size, base in zip(x.shape[1:3], base_hw, strict=True)]
-  if any(size != base * f for size, base, f in zip(x.shape[1:3], base_hw, factors, strict=True)):
-    raise ValueError(f"a synthesis input of {x.shape[1:3]} is not a multiple of the latent's {base_hw}")
-  rows = jnp.arange(x.shape[1]) < extent[0] * factors[0]
-  cols = jnp.arange(x.shape[2]) < extent[1] * factors[1]
-  return jnp.where(rows[:, None, None] & cols[None, :, None], x, jnp.zeros((), x.dtype))
+  """NHWC `x` with zeros beyond `extent` (see `extent_at`). `extent` may be traced: one
+  compilation serves all."""
+  rows, cols = extent_at(extent, base_hw, x.shape[1:3])
+  inside = (jnp.arange(x.shape[1]) < rows)[:, None, None] & (jnp.arange(x.shape[2]) < cols)[None, :, None]
+  return jnp.where(inside, x, jnp.zeros((), x.dtype))
+
+
+def _same_before(size, kernel: int, stride: int):
+  """The padding before a strided "SAME" convolution's input of `size` (TensorFlow's rule;
+  `convs.conv_padding`), for a traced size."""
+  return jnp.maximum((-(-size // stride) - 1) * stride + kernel - size, 0) // 2
+
+
+def align(x: jax.Array, extent: jax.Array, base_hw: tuple[int, int], kernel: tuple[int, int],
+          strides: tuple[int, int]) -> jax.Array:
+  """NHWC `x`, the input of a strided "SAME" convolution, moved down and right so that the
+  convolution, padded for `x`'s size, reads what it would read padded for the image's extent:
+  TensorFlow pads one more before an input of odd size, so the outputs sample other positions."""
+  for axis, (n, k, s) in enumerate(zip(extent_at(extent, base_hw, x.shape[1:3]), kernel, strides, strict=True), 1):
+    if s > 1:
+      # Buckets are even (`round_up` to even multiples), so the move is 0 or 1, and what comes
+      # round from the end is beyond the extent: zeros.
+      x = jnp.roll(x, _same_before(n, k, s) - convs.conv_padding(x.shape[axis], k, s)[0], axis)
+  return x
 
 
 @contextlib.contextmanager
-def zero_beyond(extent: jax.Array, base_hw: tuple[int, int]) -> Iterator[None]:
-  """Inside, every convolution of a Flax module zeroes its input beyond `extent` (see `mask`)."""
+def zero_beyond(extent: jax.Array, base_hw: tuple[int, int], aligned: bool = False) -> Iterator[None]:
+  """Inside, every convolution of a Flax module zeroes its input beyond `extent` (see `mask`);
+  with `aligned`, a strided "SAME" one also aligns it as the image's own size would (see
+  `align`). (Above the latent the extents are even, the image being padded to the stride: no
+  move, so the analysis goes without the copy.)"""
 
   def interceptor(next_fun, args, kwargs, context):
-    if context.method_name == "__call__" and isinstance(context.module, convs.Conv | convs.ConvTranspose):
-      if getattr(context.module, "pad_mode", "constant") != "constant":
+    module = context.module
+    if context.method_name == "__call__" and isinstance(module, convs.Conv | convs.ConvTranspose):
+      if getattr(module, "pad_mode", "constant") != "constant":
         raise ValueError("a convolution that pads by reflection cannot run in a size bucket")
-      args = (mask(args[0], extent, base_hw), *args[1:])
+      x = mask(args[0], extent, base_hw)
+      if aligned and isinstance(module, convs.Conv) and module.padding == "SAME":
+        x = align(x, extent, base_hw, tuple(module.kernel_size), tuple(module.strides))
+      args = (x, *args[1:])
     return next_fun(*args, **kwargs)
 
   with nn.intercept_methods(interceptor):

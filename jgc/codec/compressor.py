@@ -79,7 +79,8 @@ class Codec:
       raise ValueError(f"bucket_px must be positive, got {bucket_px}")
     coding, stride = self.coding, self.coding.latent_stride
     # A model that pads by reflection runs at each image's own size: zeros cannot stand in for it.
-    self.bucket_px = buckets.round_up(bucket_px, stride) if coding.zero_padded else stride
+    # Otherwise whole multiples of 4 latents, so that both halvings of a hyper-analysis see even sizes.
+    self.bucket_px = buckets.round_up(bucket_px, 4 * stride) if coding.zero_padded and bucket_px > stride else stride
     self.streams = coding.streams
     self._coders = {k: IndexedCoder(t) for k, t in bundle.tables.items()}
     self._variables = {"params": bundle.params}
@@ -87,7 +88,7 @@ class Codec:
     self._encode = jax.jit(functools.partial(model.apply, method="encode_latents"))
     analysis, *hyper = coding.encoding
     self._analyze = jax.jit(functools.partial(_analysis, model, analysis, stride, coding.zero_padded))
-    self._hyper = jax.jit(functools.partial(model.apply, method=hyper[0])) if hyper else None
+    self._hyper = jax.jit(functools.partial(_hyper_encoding, model, hyper[0], coding.zero_padded)) if hyper else None
     self._decode = jax.jit(functools.partial(_synthesis, model, coding.zero_padded), static_argnames="image_hw")
     self._forward = jax.jit(functools.partial(model.apply, train=False))
 
@@ -135,9 +136,13 @@ class Codec:
     else:
       padded = buckets.pad_image(image, (extent[0] * stride, extent[1] * stride), stride)
       first = self._analyze_in_tiles(analysis, window, tile, padded)
-    rest = jax.device_get(self._hyper(self._variables, first)) if self._hyper else ()
-    latents = (first, *(rest if isinstance(rest, tuple) else (rest,)))
-    return tuple(np.asarray(a) for a in latents)
+    if self._hyper is None:
+      return (first,)
+    latent_bucket = self.bucket_px // stride
+    filled = buckets.fill(first, tuple(buckets.round_up(n, latent_bucket) for n in extent))
+    rest = jax.device_get(self._hyper(self._variables, filled, np.array(extent, np.int32)))
+    rest = rest if isinstance(rest, tuple) else (rest,)
+    return (first, *(np.asarray(a)[:, :s[1], :s[2]] for a, s in zip(rest, self.latent_shapes(h, w)[1:], strict=True)))
 
   def _analysis_within_budget(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, tuple[int, int], int | None]:
     """`(compiled analysis, its latent window, tile)`: the whole image's, in its size bucket (tile
@@ -465,6 +470,15 @@ def _analysis(model, method: str, stride: int, zero_padded: bool, variables, x: 
     return model.apply(variables, x, method=method)
   with buckets.zero_beyond(extent, (x.shape[1] // stride, x.shape[2] // stride)):
     return model.apply(variables, x, method=method)
+
+
+def _hyper_encoding(model, method: str, zero_padded: bool, variables, y: jax.Array, extent: jax.Array) -> jax.Array:
+  """The rest of the model's encoding of a latent filled out to a size bucket, every convolution's
+  input zeroed beyond `extent` and a strided "SAME" one's aligned as at the latent's own size."""
+  if not zero_padded:
+    return model.apply(variables, y, method=method)
+  with buckets.zero_beyond(extent, y.shape[1:3], aligned=True):
+    return model.apply(variables, y, method=method)
 
 
 def _synthesis(model, zero_padded: bool, variables, *args, extent: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
