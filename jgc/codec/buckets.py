@@ -2,20 +2,17 @@
 
 XLA compiles a transform for every input shape it meets (about a second each
 for a small model on a CPU), so a folder of photos of many sizes spent most of
-its time compiling. The codec rounds every size up to a multiple of
-`bucket_px` and runs the transforms compiled for that bucket; the file is
-unchanged in kind, holding the latents of the image's own size:
-- the encoder pads the image to the bucket (reflected to the model's stride,
-  as the models pad, then the last row and column repeated), runs the
-  analysis, and keeps the latents of the image's own size. Those nearest the
-  bottom and right edges saw the padding where the analysis of the image alone
-  sees its convolutions' zeros: other latents, no worse, and decoded alike.
-- the decoder fills the latents out to the bucket and runs the synthesis with
-  every convolution's input zeroed beyond the image's extent at that
-  resolution (`zero_beyond`). That is what the convolutions' zero padding
-  gives the synthesis of the image's own size, so the pixels are the same
-  (tested). A model whose synthesis pads otherwise (reflection) is decoded at
-  its own size.
+its time compiling, and kept every compilation in memory. The codec rounds
+every size up to a multiple of its `bucket_px` and runs the transforms
+compiled for that bucket, on the image (or its latents) filled out to it, with
+every convolution's input zeroed beyond the image's extent at that resolution
+(`zero_beyond`): what the convolutions' zero padding gives at the image's own
+size. Where TensorFlow's "SAME" padding of a strided convolution depends on
+the parity of its input's size (the hyper-analysis of an odd-sized latent),
+the input is moved to match (`align`). So the latents and the decoded pixels
+are those of the image's own size (tested for every model family), and the
+bucket is not in the file. A model that pads by reflection runs at each
+image's own size.
 """
 
 import contextlib
