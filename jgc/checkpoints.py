@@ -20,8 +20,9 @@ from etils import epath
 from jgc import paths
 
 # TensorStore, which writes orbax's arrays, reports a failed write as a ValueError
-# "STATUS: Error writing ...", ending with the OS's error number when there is one.
-_TENSORSTORE_WRITE = re.compile(r"[A-Z_]+: Error writing ")
+# "STATUS: Error writing ..." (or "STATUS: Error opening ...: Error writing ..." when the write
+# was part of opening an array), ending with the OS's error number when there is one.
+_TENSORSTORE_WRITE = re.compile(r"[A-Z_]+: (Error opening [^\n]*?: )?Error writing ")
 _OS_ERROR_CODE = re.compile(r"os_error_code='(\d+)'")
 
 
