@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import math
 import time
+from collections.abc import Iterator
 
 import constriction
 import jax
@@ -170,19 +171,15 @@ class Codec:
                         image: np.ndarray) -> np.ndarray:
     """The latent of `image` (padded to the stride) from overlapping windows of `window` latent
     positions: each tile's latents read no pixel beyond its window, so they are the whole image's."""
-    stride, radius = self.coding.latent_stride, self.coding.analysis_radius
-    (lh, lw), (wh, ww) = (image.shape[0] // stride, image.shape[1] // stride), window
+    stride = self.coding.latent_stride
+    latent_hw = (image.shape[0] // stride, image.shape[1] // stride)
     first = None
-    for i in range(0, lh, tile):
-      for j in range(0, lw, tile):
-        # The window around the tile, moved inward at the image's edges.
-        a, b = min(max(i - radius, 0), lh - wh), min(max(j - radius, 0), lw - ww)
-        pixels = image[a * stride:(a + wh) * stride, b * stride:(b + ww) * stride]
-        y = np.asarray(jax.device_get(analysis(self._variables, _to_float(pixels), np.array(window, np.int32))))
-        if first is None:
-          first = np.zeros((1, lh, lw, y.shape[-1]), y.dtype)
-        th, tw = min(tile, lh - i), min(tile, lw - j)
-        first[:, i:i + th, j:j + tw] = y[:, i - a:i - a + th, j - b:j - b + tw]
+    for place, inner, (rows, cols) in _tiles(latent_hw, window, tile, self.coding.analysis_radius):
+      pixels = image[_scaled(rows, stride), _scaled(cols, stride)]
+      y = np.asarray(jax.device_get(analysis(self._variables, _to_float(pixels), np.array(window, np.int32))))
+      if first is None:
+        first = np.zeros((1, *latent_hw, y.shape[-1]), y.dtype)
+      first[(slice(None), *place)] = y[(slice(None), *inner)]
     return first
 
   @property
@@ -295,16 +292,10 @@ class Codec:
     if tile is None:
       x = compiled(self._variables, *(buckets.fill(a, window) for a in args), extent=np.array((lh, lw), np.int32))
       return _to_uint8(x[0])[:hw[0], :hw[1]]
-    wh, ww = window
     image = np.zeros((lh * stride, lw * stride, 3), np.uint8)
-    for i in range(0, lh, tile):
-      for j in range(0, lw, tile):
-        # The window around the tile, moved inward at the latent's edges.
-        a, b = min(max(i - radius, 0), lh - wh), min(max(j - radius, 0), lw - ww)
-        x = compiled(self._variables, *(v[:, a:a + wh, b:b + ww] for v in args), extent=np.array(window, np.int32))[0]
-        th, tw = min(tile, lh - i) * stride, min(tile, lw - j) * stride
-        top, left = (i - a) * stride, (j - b) * stride
-        image[i * stride:i * stride + th, j * stride:j * stride + tw] = _to_uint8(x[top:top + th, left:left + tw])
+    for place, inner, (rows, cols) in _tiles((lh, lw), window, tile, radius):
+      x = compiled(self._variables, *(v[:, rows, cols] for v in args), extent=np.array(window, np.int32))[0]
+      image[tuple(_scaled(s, stride) for s in place)] = _to_uint8(x[tuple(_scaled(s, stride) for s in inner)])
     return image[:hw[0], :hw[1]]
 
   @functools.cached_property
@@ -453,6 +444,25 @@ class Codec:
     if y is not None:
       return codec_stream.get_compressed().astype("<u4").tobytes(), None
     return symbols[None], means[None]
+
+
+def _tiles(latent_hw: tuple[int, int], window: tuple[int, int], tile: int,
+           radius: int) -> Iterator[tuple[tuple[slice, slice], ...]]:
+  """`(tile, tile in its window, window)`, each a `(rows, cols)` pair of latent slices, for every
+  `tile`-square tile of a latent of `latent_hw`: the window is the tile and `radius` around it,
+  moved inward at the latent's edges."""
+  (lh, lw), (wh, ww) = latent_hw, window
+  for i in range(0, lh, tile):
+    for j in range(0, lw, tile):
+      a, b = min(max(i - radius, 0), lh - wh), min(max(j - radius, 0), lw - ww)
+      th, tw = min(tile, lh - i), min(tile, lw - j)
+      yield ((slice(i, i + th), slice(j, j + tw)), (slice(i - a, i - a + th), slice(j - b, j - b + tw)),
+             (slice(a, a + wh), slice(b, b + ww)))
+
+
+def _scaled(s: slice, factor: int) -> slice:
+  """Latent positions `s` as pixels."""
+  return slice(s.start * factor, s.stop * factor)
 
 
 def _device_bytes(compiled: jax.stages.Compiled) -> int:
