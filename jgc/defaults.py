@@ -23,6 +23,14 @@ TINY_TRANSFORMS = dict(encoder_channels=(8, 8, 16, 16, 16), generator_channels=(
                        num_residual_blocks=1)
 
 
+def host_cores() -> int:
+  """The cores this process may run on: its CPU affinity where the OS has one (a SLURM task's or a
+  container's cpuset can be a few of the machine's cores), else all of them."""
+  if hasattr(os, "sched_getaffinity"):
+    return len(os.sched_getaffinity(0))
+  return os.cpu_count() or 1
+
+
 def base() -> ml_collections.ConfigDict:
   """Data, optimizer, loop and loss fields, all at neutral defaults."""
   config = ml_collections.ConfigDict()
@@ -39,6 +47,9 @@ def base() -> ml_collections.ConfigDict:
   config.init_from = config_dict.placeholder(str)
 
   # No folder and no TFDS name: the embedded sample set (scikit-image's photos).
+  # A reader thread per core of the host that builds the config: decoding and
+  # cropping 256-px images for an accelerator needs every core, and the batches
+  # do not depend on the number of threads.
   config.data = ml_collections.ConfigDict(dict(
       folder=config_dict.placeholder(str),
       tfds_name=config_dict.placeholder(str),
@@ -46,7 +57,7 @@ def base() -> ml_collections.ConfigDict:
       cache_dir=config_dict.placeholder(str),
       split="train",
       image_key="image",
-      num_threads=2,
+      num_threads=host_cores(),
       prefetch=64,
   ))
   # None: no adversarial part (rate-distortion training, or HiFiC's stage 1).
@@ -96,6 +107,7 @@ def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config.log_every_steps = 5
   config.image_every_steps = 10
   config.checkpoint_every_steps = 10
+  # Two to four 64-px crops a step: one thread keeps up, and on a CPU more would only take cores from XLA.
   config.data.num_threads = 1
   config.data.prefetch = 4
   return config

@@ -115,22 +115,42 @@ class _CloudEventFiles:
 
 
 class Progress:
-  """A log line per log step: step, key metrics, steps/s and time left."""
+  """A log line per log step: step, key metrics, steps/s and time left.
+
+  Steps/s and the time left count from the end of the first step this process runs
+  (`first_step_done`): that step compiles the step function and fills the input
+  pipeline, a minute or more on a CPU, and would make the first estimate many times
+  too long.
+  """
 
   def __init__(self, first_step: int, num_steps: int):
     self._num_steps = num_steps
     self._last = (first_step, time.monotonic())
+    self._measuring = False
 
-  def rate(self, step: int) -> float:
-    """Steps per second since the previous call."""
+  def first_step_done(self, step: int) -> None:
+    """Logs how long the first step took and starts measuring from now; call once the step has finished."""
+    _, last_time = self._last
+    now = time.monotonic()
+    logging.info("step %d/%d took %s, compilation included; training ...", step, self._num_steps,
+                 _duration(now - last_time))
+    self._last, self._measuring = (step, now), True
+
+  def rate(self, step: int) -> float | None:
+    """Steps per second since the previous call, or since the first step ended; None while there are none to count."""
     last_step, last_time = self._last
+    if not self._measuring or step == last_step:
+      return None
     now = time.monotonic()
     self._last = (step, now)
     return (step - last_step) / max(now - last_time, 1e-9)
 
-  def log(self, step: int, steps_per_s: float, values: dict[str, float]) -> None:
-    eta_s = (self._num_steps - step) / max(steps_per_s, 1e-9)
+  def log(self, step: int, steps_per_s: float | None, values: dict[str, float]) -> None:
     shown = " ".join(f"{k}={values[k]:.4g}" for k in ("loss", "bpp", "psnr", "lpips") if k in values)
+    if steps_per_s is None:
+      logging.info("step %d/%d %s", step, self._num_steps, shown)
+      return
+    eta_s = (self._num_steps - step) / max(steps_per_s, 1e-9)
     logging.info("step %d/%d %s %.2f steps/s ETA %s", step, self._num_steps, shown, steps_per_s, _duration(eta_s))
 
 

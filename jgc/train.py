@@ -166,6 +166,24 @@ def _init_from(workdir: str, trainer: Trainer, state: TrainState, sharding: Name
   return state.replace(params=params, opt_state=trainer.model_opt.init(params))
 
 
+def _write_parameters(workdir: str, trainer: Trainer, state: TrainState) -> None:
+  """Writes the parameter tables to `workdir/parameters.txt` and logs their totals in one line.
+
+  The tables run to a hundred lines even for a tiny model; on the console they buried what the run was doing.
+  """
+  parts = [("model", state.params)]
+  if trainer.disc is not None:
+    parts.append(("discriminator", state.disc_params))
+  step = int(state.step)
+  text = "".join(f"{name} parameters at step {step}:\n{parameter_overview.get_parameter_overview(params)}\n\n"
+                 for name, params in parts)
+  path = paths.resolve(workdir) / "parameters.txt"
+  with _writing(path):
+    paths.write_bytes(path, text.encode())
+  totals = ", ".join(f"{name} {parameter_overview.count_parameters(params):,}" for name, params in parts)
+  logging.info("parameters: %s (tables in %s)", totals, path)
+
+
 def _raise_if_bad(state: TrainState, trainer: Trainer, manager: ocp.CheckpointManager) -> None:
   bad_step = int(state.bad_step)
   if bad_step < 0:
@@ -223,8 +241,10 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   check_batch(config, num_devices=mesh.size, num_hosts=jax.process_count())
   _check_writable(workdir)
   replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+  logging.info("building the model ...")
   trainer = build_trainer(config)
   per_host = images_per_step(config) // jax.process_count()
+  logging.info("preparing data ...")
   dataset, bad_records = train_dataset(
       config.data, batch_size=per_host, crop_px=config.crop_px, seed=config.seed, source=source)
   iterator = iter(dataset)
@@ -239,6 +259,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   if manager.latest_step() is not None:
     state = _restore(manager, abstract, iterator)
   else:
+    logging.info("initializing the parameters (compiling the model: about a minute on a CPU the first time) ...")
     state = init(key, sample)
     if config.init_from:
       state = _init_from(config.init_from, trainer, state, replicated)
@@ -247,6 +268,7 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
     config_json = paths.resolve(workdir) / "config.json"
     with _writing(config_json):
       paths.write_bytes(config_json, config.to_json_best_effort(indent=2).encode())
+    _write_parameters(workdir, trainer, state)
 
   step_fn = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
   reconstruct = jax.jit(trainer.reconstruct)
@@ -254,10 +276,6 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   with _writing(logdir):
     writer = summaries.Writer(logdir)
   step = int(state.step)
-  if jax.process_index() == 0:
-    logging.info("model parameters:\n%s", parameter_overview.get_parameter_overview(state.params))
-    if trainer.disc is not None:
-      logging.info("discriminator parameters:\n%s", parameter_overview.get_parameter_overview(state.disc_params))
   progress = summaries.Progress(step, config.num_steps)
   averages = summaries.Averages()
   with contextlib.ExitStack() as cleanup:
@@ -266,18 +284,25 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
     # Closing waits for the last save, so it reports a failed one too (`_writing` also wraps functions).
     cleanup.callback(_writing(manager.directory)(manager.close))
     cleanup.callback(_writing(logdir)(writer.close))
+    if step < config.num_steps:
+      logging.info("compiling the training step (about a minute on a CPU the first time) ...")
+    first = step + 1
     while step < config.num_steps:
       local = next(iterator)
       state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local))
       averages.add(metrics)
       step += 1
+      if step == first:
+        jax.block_until_ready(state)  # the step runs asynchronously; its end is where the measured steps begin
+        progress.first_step_done(step)
       last = step == config.num_steps
       if step % config.log_every_steps == 0 or last:
         _raise_if_bad(state, trainer, manager)
         values = averages.pop()
         rate = progress.rate(step)
-        values.update(steps_per_s=rate, images_per_s=rate * images_per_step(config),
-                      skipped_records=bad_records.count)
+        if rate is not None:
+          values.update(steps_per_s=rate, images_per_s=rate * images_per_step(config))
+        values.update(skipped_records=bad_records.count)
         with _writing(logdir):
           writer.scalars(step, values)
         progress.log(step, rate, values)

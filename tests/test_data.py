@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jgc import image_files
+from jgc import defaults, image_files
 from jgc.data import DataError, EncodedImages, embedded_samples, eval_images, open_source, train_dataset
 from jgc.data.preprocess import random_crop
 
@@ -89,6 +89,21 @@ def test_order_is_deterministic_reshuffled_per_epoch_and_resumable():
   c.set_state(state)
   for x in expected:
     np.testing.assert_array_equal(x, next(c))
+
+
+def test_reader_threads_default_to_the_host_cores_and_do_not_change_the_batches():
+  assert defaults.base().data.num_threads == defaults.host_cores() >= 1
+  rng = np.random.default_rng(0)
+  blobs = [_png(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)) for _ in range(6)]
+  src = EncodedImages([f"noise{i}" for i in range(6)], blobs.__getitem__)
+
+  def batches(threads):
+    it = iter(train_dataset(_cfg(num_threads=threads), batch_size=4, crop_px=16, seed=0, source=src)[0])
+    return [next(it) for _ in range(6)]
+
+  # Noise images: every crop's position and flip show, so a run resumed on another host reads the same crops.
+  for one, four in zip(batches(1), batches(4), strict=True):
+    np.testing.assert_array_equal(one, four)
 
 
 def test_corrupt_records_are_skipped_counted_and_warned_once(caplog):

@@ -3,6 +3,7 @@ data parallelism, the non-finite guard and two-stage initialization."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -50,6 +51,32 @@ def test_every_config_trains_its_tiny_variant(tmp_path, samples, name, arg):
   assert os.listdir(tmp_path / "checkpoints") == ["3"]
   events = os.listdir(tmp_path / "tensorboard")
   assert events and os.path.getsize(tmp_path / "tensorboard" / events[0]) > 1000
+  tables = (tmp_path / "parameters.txt").read_text()
+  assert tables.startswith("model parameters at step 0:\n")
+  assert ("discriminator parameters at step 0:\n" in tables) == (c.discriminator is not None)
+
+
+def test_the_console_says_what_the_run_is_doing_and_the_tables_go_to_a_file(tmp_path):
+  cmd = [sys.executable, "-m", "jgc.main", "--config=configs/bmshj2018.py:tiny", f"--workdir={tmp_path}",
+         "--config.num_steps=3"]
+  out = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240)
+  assert out.returncode == 0, out.stderr[-3000:]
+  # absl's lines: "I1204 22:09:52.853503 139861179366272 train.py:244] message".
+  messages = [line.split("] ", 1)[1] for line in out.stderr.splitlines() if line.startswith("I") and "] " in line]
+  tables = tmp_path / "parameters.txt"
+  total = (tables.read_text().split("Total: ")[1]).split(" ")[0]
+  expected = [
+      "building the model ...",
+      "preparing data ...",
+      "initializing the parameters (compiling the model: about a minute on a CPU the first time) ...",
+      f"parameters: model {total} (tables in {tables})",
+      "compiling the training step (about a minute on a CPU the first time) ...",
+  ]
+  assert messages[1:6] == expected, out.stderr[-3000:]
+  assert re.fullmatch(r"step 1/3 took 0:\d\d:\d\d, compilation included; training \.\.\.", messages[6]), messages
+  assert re.fullmatch(r"step 3/3 loss=\S+ bpp=\S+ psnr=\S+ \S+ steps/s ETA 0:00:00", messages[7]), messages
+  # The tables: a row per parameter, in the file and not on the console.
+  assert "analysis/Conv_0/kernel" in tables.read_text() and "/kernel" not in out.stderr
 
 
 def test_resume_after_sigkill_continues_the_same_run(tmp_path, samples):
@@ -239,7 +266,8 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_in_one_line(tmp_path)
   out = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240)
   # Orbax writes it in background threads, and logs, warns and calls back from each of them when it fails.
   assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
-  named = [line for line in out.stderr.splitlines() if str(tmp_path) in line]
+  # Besides the one line of the run's own: where the parameter tables went.
+  named = [line for line in out.stderr.splitlines() if str(tmp_path) in line and "(tables in " not in line]
   assert named == [f"jgc.main: cannot write {tmp_path / 'checkpoints'}: File too large"], out.stderr[-3000:]
   assert not [d for d in os.listdir(tmp_path / "checkpoints") if d.isdigit()]
 

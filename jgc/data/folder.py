@@ -107,6 +107,10 @@ def prepare(root: str, cache_dir: str | None = None) -> tuple[str, str]:
   data_dir = os.path.join(cache_dir, key)
   tfds.disable_progress_bar()
   builder = JgcImageFolder(files=tuple(files), data_dir=data_dir, file_format="array_record")
+  if not builder.is_prepared():
+    # Every file is read and decoded once here: minutes for a large folder, and nothing else is printed meanwhile.
+    logging.info("preparing %d images of %s into %s (once; later runs read it from there) ...", len(files), root,
+                 data_dir)
   try:
     builder.download_and_prepare()
   except AssertionError as e:  # TFDS refuses to write an empty split
