@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from model_helpers import NARROW, RNGS, assert_finite_forward_and_gradients, image, init
 
-from jgc.models import ConditionalPatchDiscriminator, HiFiC, build_discriminator, build_model
+from jgc.models import ConditionalPatchDiscriminator, HiFiC, build_discriminator, build_model, hific
 
 TINY = HiFiC(latent_channels=8, hyper_channels=8, **NARROW)
+# The generator of TINY with three residual blocks, so that scanning them matters.
+SCANNED = dict(channels=NARROW["generator_channels"], num_residual_blocks=3)
 
 
 def _count(tree):
@@ -103,3 +105,80 @@ def test_bfloat16_compute_keeps_float32_parameters_and_outputs():
   assert logits[0].dtype == features[0].dtype == jnp.float32
   with pytest.raises(ValueError, match="runs in float32 only"):
     build_model(dict(name="hyperprior", channels=8, latent_channels=8), "bfloat16")
+
+
+def _paths_and_shapes(tree) -> dict[str, tuple[int, ...]]:
+  return {"/".join(k.key for k in path): tuple(a.shape) for path, a in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def test_generator_keeps_a_parameter_tree_per_residual_block():
+  # Checkpoints, bundles, the PyTorch importer and `bundle.param_mismatches` address these paths.
+  params = jax.eval_shape(hific.Generator(**SCANNED).init, RNGS, jnp.zeros((1, 2, 3, 8)))["params"]
+  block = {"Conv_0/kernel": (3, 3, 16, 16), "Conv_0/bias": (16,), "ChannelNorm_0/scale": (16,),
+           "ChannelNorm_0/bias": (16,), "Conv_1/kernel": (3, 3, 16, 16), "Conv_1/bias": (16,),
+           "ChannelNorm_1/scale": (16,), "ChannelNorm_1/bias": (16,)}
+  want = {"ChannelNorm_0/scale": (8,), "ChannelNorm_0/bias": (8,), "Conv_0/kernel": (3, 3, 8, 16), "Conv_0/bias": (16,),
+          "ChannelNorm_1/scale": (16,), "ChannelNorm_1/bias": (16,),
+          **{f"ResidualBlock_{i}/{k}": v for i in range(3) for k, v in block.items()},
+          "ConvTranspose_0/kernel": (3, 3, 16, 8), "ConvTranspose_0/bias": (8,), "ChannelNorm_2/scale": (8,),
+          "ChannelNorm_2/bias": (8,), "ConvTranspose_1/kernel": (3, 3, 8, 8), "ConvTranspose_1/bias": (8,),
+          "ChannelNorm_3/scale": (8,), "ChannelNorm_3/bias": (8,), "ConvTranspose_2/kernel": (3, 3, 8, 8),
+          "ConvTranspose_2/bias": (8,), "ChannelNorm_4/scale": (8,), "ChannelNorm_4/bias": (8,),
+          "ConvTranspose_3/kernel": (3, 3, 8, 4), "ConvTranspose_3/bias": (4,), "ChannelNorm_5/scale": (4,),
+          "ChannelNorm_5/bias": (4,), "Conv_1/kernel": (7, 7, 4, 3), "Conv_1/bias": (3,)}
+  assert _paths_and_shapes(params) == want
+
+
+def _unrolled(block, params, x):
+  """The residual blocks as the generator ran them before they were scanned: one after another."""
+  for p in params:
+    x = block.apply({"params": p}, x)
+  return x
+
+
+@pytest.mark.parametrize("dtype,padding,rtol", [(jnp.float32, "SAME", 1e-5), (jnp.float32, "REFLECT", 1e-5),
+                                                (jnp.bfloat16, "SAME", 1e-2)])
+def test_scanned_residual_blocks_compute_and_differentiate_as_unrolled_ones(dtype, padding, rtol, monkeypatch):
+  g = hific.Generator(**SCANNED, dtype=dtype, padding=padding)
+  y = jax.random.normal(jax.random.key(3), (2, 3, 4, 8))
+
+  @jax.jit
+  def init():
+    # Random norm scales and offsets (they start at one and zero), so every parameter shapes the output.
+    leaves, tree = jax.tree.flatten(g.init(RNGS, y)["params"])
+    keys = jax.random.split(jax.random.key(5), len(leaves))
+    noisy = [p + 0.1 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)]
+    return jax.tree.unflatten(tree, noisy)
+
+  params = init()
+  target = jax.random.uniform(jax.random.key(4), (2, 48, 64, 3))
+
+  def output_and_grads():
+    def loss(p):
+      x = g.apply({"params": p}, y)
+      return ((x - target) ** 2).mean(), x
+    (_, x), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
+    return x, grads
+
+  x, grads = output_and_grads()
+  monkeypatch.setattr(hific, "scan_blocks", _unrolled)
+  ref_x, ref_grads = output_and_grads()
+  assert x.dtype == jnp.float32
+  scale = float(jnp.abs(ref_x).max())
+  np.testing.assert_allclose(x, ref_x, rtol=rtol, atol=rtol * scale)
+  assert _paths_and_shapes(grads) == _paths_and_shapes(params)
+  for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(grads), jax.tree.leaves(ref_grads), strict=True):
+    name = jax.tree_util.keystr(path)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * float(jnp.abs(b).max()), err_msg=name)
+    if "ResidualBlock" in name:
+      assert float(jnp.abs(a).max()) > 0, name
+
+
+def test_generator_traces_one_residual_block_whatever_their_number():
+  def convolutions(blocks: int) -> int:
+    g = hific.Generator(**{**SCANNED, "num_residual_blocks": blocks})
+    y = jnp.zeros((1, 2, 3, 8))
+    params = jax.eval_shape(g.init, RNGS, y)["params"]
+    return str(jax.make_jaxpr(lambda p: g.apply({"params": p}, y))(params)).count("conv_general_dilated")
+
+  assert convolutions(3) == convolutions(9)

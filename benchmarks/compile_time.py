@@ -1,0 +1,142 @@
+"""Compile time of full-width HiFiC, with JAX's persistent compilation cache cold and warm.
+
+    python benchmarks/compile_time.py [--baseline REV] [--only step,decode,generator] [--repeats 1]
+
+Three programs, each compiled only (`jax.jit(...).trace(...).lower().compile()`
+on shapes, never run): `step`, the stage-2 training step of
+`configs/hific.py:lo` (with its discriminator and LPIPS) at batch 8 of 256x256
+crops, built as `benchmarks/train_step.py` builds it; `decode`, the codec's
+synthesis of a 768x512 image (`jgc.codec.compressor._synthesis`:
+`decode_latents` in its size bucket, as `Codec` compiles it); and `generator`,
+G's loss and parameter gradients alone at the step's batch (its share of
+`step`). Each program is compiled in a fresh process with an empty cache
+folder (`cold`), then in another fresh process reading what the first wrote
+(`warm`: the restart of a training job or of `jgc decompress`; see
+`jgc/compile_cache.py`). `--baseline REV` measures as well with the generator of
+`jgc/models/hific.py` at git revision REV (`67cfef4` runs the residual blocks
+one after another; later revisions scan them). Seconds are `lower_s` (tracing
+and lowering to StableHLO), `compile_s` (XLA, or loading from the cache) and
+`compile_cpu_s` (the process's CPU seconds in it: steadier than wall time on a
+shared machine), each the least of `--repeats` rounds. Last line: one JSON object,
+`{program: {variant: {cache: seconds}}}`.
+"""
+
+import argparse
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+import jax
+import jax.numpy as jnp
+
+from jgc import compile_cache, defaults, train
+from jgc.codec import compressor
+from jgc.models import build_model, hific
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+BATCH, CROP_PX = 8, 256
+DECODE_HW = (512, 768)  # a Kodak image; whole 128-px buckets, so the bucket is the image
+
+
+def use_generator_of(rev: str) -> None:
+  """HiFiC builds the `Generator` of `jgc/models/hific.py` at git revision `rev` from now on."""
+  source = subprocess.run(["git", "show", f"{rev}:jgc/models/hific.py"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout
+  module = types.ModuleType(f"hific_at_{rev}")
+  exec(compile(source, f"{rev}:jgc/models/hific.py", "exec"), module.__dict__)
+  hific.Generator = module.Generator
+
+
+def step_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
+  config = defaults.sibling(os.path.join(ROOT, "configs", "hific.py"), "hific").get_config("lo")
+  config.update(batch_size=BATCH, crop_px=CROP_PX)
+  trainer = train.build_trainer(config)
+  images = jax.ShapeDtypeStruct((train.images_per_step(config), CROP_PX, CROP_PX, 3), jnp.uint8)
+  state = jax.eval_shape(trainer.init, jax.random.key(0), jax.ShapeDtypeStruct((1, CROP_PX, CROP_PX, 3), jnp.uint8))
+  return jax.jit(trainer.step, donate_argnums=0), (state, images), {}
+
+
+def decode_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
+  model = build_model(dict(name="hific"))
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)), train=False))
+  latent = jax.ShapeDtypeStruct((1, DECODE_HW[0] // 16, DECODE_HW[1] // 16, model.latent_channels), jnp.int32)
+  mean = jax.ShapeDtypeStruct(latent.shape, jnp.float32)
+  synthesis = functools.partial(compressor._synthesis, model, True, image_hw=DECODE_HW)
+  return jax.jit(synthesis), (variables, latent, mean), {"extent": jax.ShapeDtypeStruct((2,), jnp.int32)}
+
+
+def generator_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
+  generator = hific.Generator()
+  y = jax.ShapeDtypeStruct((BATCH, CROP_PX // 16, CROP_PX // 16, hific.HiFiC().latent_channels), jnp.float32)
+  params = jax.eval_shape(generator.init, jax.random.key(0), y)["params"]
+  loss = jax.value_and_grad(lambda p, y: jnp.mean(generator.apply({"params": p}, y) ** 2))
+  return jax.jit(loss), (params, y), {}
+
+
+PROGRAMS = {"step": step_program, "decode": decode_program, "generator": generator_program}
+
+
+def measure(program: str, baseline: str | None) -> dict:
+  compile_cache.enable()
+  if baseline:
+    use_generator_of(baseline)
+  jitted, args, kwargs = PROGRAMS[program]()
+  t = time.perf_counter()
+  lowered = jitted.trace(*args, **kwargs).lower()
+  lower_s = time.perf_counter() - t
+  t, cpu = time.perf_counter(), time.process_time()
+  lowered.compile()
+  compile_s, compile_cpu_s = time.perf_counter() - t, time.process_time() - cpu
+  return {"lower_s": round(lower_s, 1), "compile_s": round(compile_s, 1), "total_s": round(lower_s + compile_s, 1),
+          "compile_cpu_s": round(compile_cpu_s, 1)}
+
+
+def run_child(program: str, baseline: str | None, cache: str) -> dict:
+  env = {k: v for k, v in os.environ.items() if k != "JGC_COMPILATION_CACHE"}
+  env["JAX_COMPILATION_CACHE_DIR"] = cache
+  command = [sys.executable, __file__, "--child", program] + (["--baseline", baseline] if baseline else [])
+  out = subprocess.run(command, capture_output=True, text=True, env=env)
+  if out.returncode:
+    raise SystemExit(f"{program} failed:\n{out.stderr[-3000:]}")
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> dict:
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--baseline", help="also measure the generator of jgc/models/hific.py at this git revision")
+  parser.add_argument("--only", default=",".join(PROGRAMS), help="comma-separated programs")
+  parser.add_argument("--repeats", type=int, default=1, help="rounds per measurement; the least time is kept")
+  parser.add_argument("--child", choices=list(PROGRAMS), help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.child:
+    return measure(args.child, args.baseline)
+  programs = args.only.split(",")
+  if unknown := set(programs) - set(PROGRAMS):
+    raise SystemExit(f"unknown programs {sorted(unknown)}; use {', '.join(PROGRAMS)}")
+  variants = {"working tree": None, **({f"generator of {args.baseline}": args.baseline} if args.baseline else {})}
+  result = {"devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}", "cpus": os.cpu_count()}
+  for program in programs:
+    result[program] = {}
+    for variant, rev in variants.items():
+      rounds = []
+      for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as cache:
+          rounds.append({state: run_child(program, rev, cache) for state in ("cold", "warm")})
+      result[program][variant] = {state: {k: min(r[state][k] for r in rounds) for k in rounds[0][state]}
+                                  for state in ("cold", "warm")}
+      print(json.dumps({program: {variant: result[program][variant]}}), flush=True)
+  columns = ("lower_s", "compile_s", "total_s", "compile_cpu_s")
+  print(f"{'program':<10} {'variant':<28} {'cache':<6} " + " ".join(f"{c:>13}" for c in columns))
+  for program in programs:
+    for variant, states in result[program].items():
+      for state, t in states.items():
+        print(f"{program:<10} {variant:<28} {state:<6} " + " ".join(f"{t[c]:>13}" for c in columns))
+  return result
+
+if __name__ == "__main__":
+  print(json.dumps(main()))
