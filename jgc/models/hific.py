@@ -82,26 +82,12 @@ class ResidualBlock(nn.Module):
     return x + h
 
 
-def scan_blocks(block: nn.Module, params: Sequence[dict], x: jax.Array) -> jax.Array:
-  """`x` through unbound `block` once with each of `params` in turn, as one `lax.scan` over the
-  parameters stacked leaf by leaf: XLA compiles one block instead of one per parameter set (the
-  generator's nine identical residual blocks at 960 channels, one cause of full HiFiC's long
-  compiles; `benchmarks/compile_time.py`). The stacked copy costs memory while it runs: 0.6 GB
-  for full HiFiC's blocks (their gradients as much again in training)."""
-  if not params:
-    return x
-  stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *params)
-  return jax.lax.scan(lambda h, p: (block.apply({"params": p}, h), None), x, stacked)[0]
-
-
 class Generator(nn.Module):
   """G: ChannelNorm, 3x3 conv, ChannelNorm, residual blocks with a global skip,
   four stride-2 transposed convs with ChannelNorm + ReLU, and a 7x7 conv to RGB.
 
   Outputs an image on the [0, 1] scale, unclipped (training sees the raw
-  values; clipping belongs to evaluation, as in TFC `model.py`). The residual
-  blocks run as one scan (`scan_blocks`); their parameters stay one tree per
-  block, `ResidualBlock_0` to `ResidualBlock_{n-1}`.
+  values; clipping belongs to evaluation, as in TFC `model.py`).
   """
 
   channels: Sequence[int] = (960, 480, 240, 120, 60)
@@ -113,18 +99,9 @@ class Generator(nn.Module):
   def __call__(self, y: jax.Array) -> jax.Array:
     head = ChannelNorm()(y)
     head = ChannelNorm()(_conv(self.channels[0], 3, 1, self.padding, self.dtype)(head))
-    names = [f"ResidualBlock_{i}" for i in range(self.num_residual_blocks)]
-    if self.is_initializing():
-      # Each block's parameters are created under its own name, as checkpoints, bundles and the
-      # PyTorch importer hold them (and initialized as when the blocks ran one after another).
-      x = head
-      for name in names:
-        x = ResidualBlock(self.dtype, self.padding, name=name)(x)
-    else:
-      # Stacked here rather than stored stacked (as `nn.scan` with `variable_axes` would store them,
-      # under one name), so the tree stays the one above.
-      block = ResidualBlock(self.dtype, self.padding, parent=None)
-      x = scan_blocks(block, [self.variables["params"][name] for name in names], head)
+    x = head
+    for _ in range(self.num_residual_blocks):
+      x = ResidualBlock(self.dtype, self.padding)(x)
     x = x + head
     for c in self.channels[1:]:
       x = ConvTranspose(c, (3, 3), (2, 2), padding=torch_aligned(self.padding), dtype=self.dtype)(x)
