@@ -13,8 +13,9 @@ G's loss and parameter gradients alone at the step's batch (its share of
 folder (`cold`), then in another fresh process reading what the first wrote
 (`warm`: the restart of a training job or of `jgc decompress`; see
 `jgc/compile_cache.py`). `--baseline REV` measures as well with the generator of
-`jgc/models/hific.py` at git revision REV (`67cfef4` runs the residual blocks
-one after another; later revisions scan them). Seconds are `lower_s` (tracing
+`jgc/models/hific.py` at git revision REV (`7e0a115` scans the residual
+blocks as one `lax.scan`; the current one runs them one after another: on the
+CPU the scan compiled no faster and held 0.5 GB more, so it was not kept). Seconds are `lower_s` (tracing
 and lowering to StableHLO), `compile_s` (XLA, or loading from the cache) and
 `compile_cpu_s` (the process's CPU seconds in it: steadier than wall time on a
 shared machine), each the least of `--repeats` rounds. Last line: one JSON object,
