@@ -124,15 +124,16 @@ class MeanScaleHyperprior(nn.Module):
   padding: str = "SAME"
   prior_gate_last: bool = False
   likelihood: str = "gaussian"
+  dtype: jnp.dtype = jnp.float32  # of the hyper transforms' convolutions; z, means and scales are float32
 
   def setup(self):
     # The PyTorch port reflects around its strided hyper-analysis convs (`network/hyper.py`).
     padding = torch_aligned(self.padding)
-    self.analysis = HyperAnalysis(self.hyper_channels, padding=padding,
+    self.analysis = HyperAnalysis(self.hyper_channels, padding=padding, dtype=self.dtype,
                                   strided_pad_mode="reflect" if self.padding == "REFLECT" else "constant")
     widths = (self.hyper_channels, self.hyper_channels)
-    self.mean_synthesis = HyperSynthesis(widths, self.latent_channels, padding=padding)
-    self.scale_synthesis = HyperSynthesis(widths, self.latent_channels, padding=padding)
+    self.mean_synthesis = HyperSynthesis(widths, self.latent_channels, padding=padding, dtype=self.dtype)
+    self.scale_synthesis = HyperSynthesis(widths, self.latent_channels, padding=padding, dtype=self.dtype)
     self.z_prior = FactorizedPrior(self.hyper_channels, gate_last=self.prior_gate_last)
 
   def mean_scale(self, z_hat: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
@@ -189,7 +190,7 @@ class HiFiC(nn.Module):
     self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype, self.padding)
     self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype, self.padding)
     self.hyperprior = MeanScaleHyperprior(self.latent_channels, self.hyper_channels, self.padding,
-                                          self.prior_gate_last, self.likelihood)
+                                          self.prior_gate_last, self.likelihood, self.dtype)
 
   def _encode(self, x: jax.Array) -> jax.Array:
     return self.encoder(pad_to_multiple(2.0 * x - 1.0 if self.signed_images else x, FACTOR))

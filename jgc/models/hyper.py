@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jgc.entropy import bits
 from jgc.models.convs import Conv, ConvTranspose
@@ -31,13 +32,15 @@ class HyperAnalysis(nn.Module):
   negative_slope: float = 0.2
   padding: str = "SAME"
   strided_pad_mode: str = "constant"  # "reflect" in the PyTorch HiFiC port
+  dtype: jnp.dtype = jnp.float32  # of the convolutions; z, which the entropy model reads, is float32
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     act = activation(self.activation, self.negative_slope)
-    z = act(Conv(self.channels, (3, 3), padding=self.padding)(y))
-    z = act(Conv(self.channels, (5, 5), (2, 2), padding=self.padding, pad_mode=self.strided_pad_mode)(z))
-    return Conv(self.channels, (5, 5), (2, 2), padding=self.padding, pad_mode=self.strided_pad_mode)(z)
+    strided = dict(padding=self.padding, pad_mode=self.strided_pad_mode, dtype=self.dtype)
+    z = act(Conv(self.channels, (3, 3), padding=self.padding, dtype=self.dtype)(y))
+    z = act(Conv(self.channels, (5, 5), (2, 2), **strided)(z))
+    return Conv(self.channels, (5, 5), (2, 2), **strided)(z).astype(jnp.float32)
 
 
 class HyperSynthesis(nn.Module):
@@ -48,13 +51,14 @@ class HyperSynthesis(nn.Module):
   activation: str = "relu"
   negative_slope: float = 0.2
   padding: str = "SAME"
+  dtype: jnp.dtype = jnp.float32  # of the convolutions; the entropy parameters are float32
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
     act = activation(self.activation, self.negative_slope)
     for c in self.channels:
-      z = act(ConvTranspose(c, (5, 5), (2, 2), padding=self.padding)(z))
-    return Conv(self.out_channels, (3, 3), padding=self.padding)(z)
+      z = act(ConvTranspose(c, (5, 5), (2, 2), padding=self.padding, dtype=self.dtype)(z))
+    return Conv(self.out_channels, (3, 3), padding=self.padding, dtype=self.dtype)(z).astype(jnp.float32)
 
 
 def hyperprior_aux(*, latents, quantized, likelihoods, rounded_likelihoods, mean, scale) -> dict:

@@ -48,12 +48,13 @@ class GDNAnalysis(nn.Module):
   channels: int
   latent_channels: int
   padding: str = "SAME"
+  dtype: jnp.dtype = jnp.float32  # of the convolutions; y, which the entropy model reads, is float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for _ in range(3):
-      x = GDN()(Conv(self.channels, (5, 5), (2, 2), padding=self.padding)(x))
-    return Conv(self.latent_channels, (5, 5), (2, 2), padding=self.padding)(x)
+      x = GDN()(Conv(self.channels, (5, 5), (2, 2), padding=self.padding, dtype=self.dtype)(x))
+    return Conv(self.latent_channels, (5, 5), (2, 2), padding=self.padding, dtype=self.dtype)(x).astype(jnp.float32)
 
 
 class GDNSynthesis(nn.Module):
@@ -61,12 +62,13 @@ class GDNSynthesis(nn.Module):
 
   channels: int
   padding: str = "SAME"
+  dtype: jnp.dtype = jnp.float32  # of the convolutions; the image is float32
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     for _ in range(3):
-      y = GDN(inverse=True)(ConvTranspose(self.channels, (5, 5), (2, 2), padding=self.padding)(y))
-    return ConvTranspose(3, (5, 5), (2, 2), padding=self.padding)(y)
+      y = GDN(inverse=True)(ConvTranspose(self.channels, (5, 5), (2, 2), padding=self.padding, dtype=self.dtype)(y))
+    return ConvTranspose(3, (5, 5), (2, 2), padding=self.padding, dtype=self.dtype)(y).astype(jnp.float32)
 
 
 class EntropyParameters(nn.Module):
@@ -107,19 +109,22 @@ class HyperpriorCodec(nn.Module):
   padding: str = "SAME"
   negative_slope: float = 0.2
   prior_filters: Sequence[int] = (3, 3, 3)
+  # Of the four transforms' convolutions; the entropy models, the context model and the
+  # entropy-parameter net, whose outputs are the likelihoods' parameters, run in float32.
+  dtype: jnp.dtype = jnp.float32
 
   def setup(self):
     if self.prior not in PRIORS:
       raise ValueError(f"unknown prior {self.prior!r}; expected one of {PRIORS}")
-    n, m, pad, slope = self.channels, self.latent_channels, self.padding, self.negative_slope
-    self.analysis = GDNAnalysis(n, m, pad)
-    self.synthesis = GDNSynthesis(n, pad)
+    n, m, pad, slope, dtype = self.channels, self.latent_channels, self.padding, self.negative_slope, self.dtype
+    self.analysis = GDNAnalysis(n, m, pad, dtype)
+    self.synthesis = GDNSynthesis(n, pad, dtype)
     if self.prior == "scale":
-      self.hyper_analysis = HyperAnalysis(n, "relu", padding=pad)
-      self.hyper_synthesis = HyperSynthesis((n, n), m, "relu", padding=pad)
+      self.hyper_analysis = HyperAnalysis(n, "relu", padding=pad, dtype=dtype)
+      self.hyper_synthesis = HyperSynthesis((n, n), m, "relu", padding=pad, dtype=dtype)
     else:
-      self.hyper_analysis = HyperAnalysis(n, "leaky_relu", slope, pad)
-      self.hyper_synthesis = HyperSynthesis((m, m * 3 // 2), 2 * m, "leaky_relu", slope, pad)
+      self.hyper_analysis = HyperAnalysis(n, "leaky_relu", slope, pad, dtype=dtype)
+      self.hyper_synthesis = HyperSynthesis((m, m * 3 // 2), 2 * m, "leaky_relu", slope, pad, dtype)
     self.z_prior = FactorizedPrior(n, tuple(self.prior_filters))
     if self.prior == "autoregressive":
       # Stride 1 and an odd kernel: SAME and TORCH padding agree.

@@ -66,8 +66,11 @@ class GDN(nn.Module):
         "gamma", lambda _, s: jnp.sqrt(self.gamma_init * jnp.eye(s[0]) + pedestal), (c, c))
     beta = lower_bound(beta_p, beta_bound) ** 2 - pedestal
     gamma = lower_bound(gamma_p, gamma_bound) ** 2 - pedestal
+    # The normalization in float32 also when the convolutions run in bfloat16, where
+    # the sum of squares over channels would round away its small terms.
+    dtype, x = x.dtype, x.astype(jnp.float32)
     norm = jnp.sqrt(jnp.einsum("...j,ij->...i", x * x, gamma) + beta)
-    return x * norm if self.inverse else x / norm
+    return (x * norm if self.inverse else x / norm).astype(dtype)
 
 
 class MaskedConv(nn.Module):
