@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from jgc import image_files
+from jgc.io import image_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
@@ -61,7 +61,7 @@ def main() -> dict:
   files, decoded = os.path.join(args.workdir, "kodak-jgc"), os.path.join(args.workdir, "kodak-decoded")
   for command in (["export", args.workdir, "-o", model], ["compress", kodak, "-m", model, "-o", files, "--force"],
                   ["decompress", files, "-m", model, "-o", decoded, "--force"]):
-    subprocess.run([sys.executable, "-m", "jgc.codec", *command], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "jgc", *command], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
   bpp, psnr = [], []
   for name in sorted(n for n in os.listdir(kodak) if n.endswith(".png")):
     original = image_files.read(os.path.join(kodak, name))[0].astype(np.float64)

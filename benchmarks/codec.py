@@ -27,9 +27,9 @@ import time
 import jax
 import jax.numpy as jnp
 
-from jgc import image_files
 from jgc.codec import bundle
 from jgc.codec.compressor import Codec
+from jgc.io import image_files
 from jgc.models import build_model
 
 KODIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "kodak",
@@ -70,7 +70,7 @@ def measure(cfg: dict, image) -> dict:
 
 
 # One CLI command in a fresh process; prints its own peak RSS (KiB on Linux) last.
-_CLI = "import resource, sys; from jgc.codec.cli import main; rc = main(sys.argv[1:]); " \
+_CLI = "import resource, sys; from jgc.cli import main; rc = main(sys.argv[1:]); " \
        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
 
 

@@ -12,7 +12,7 @@ G's loss and parameter gradients alone at the step's batch (its share of
 `step`). Each program is compiled in a fresh process with an empty cache
 folder (`cold`), then in another fresh process reading what the first wrote
 (`warm`: the restart of a training job or of `jgc decompress`; see
-`jgc/compile_cache.py`). `--baseline REV` measures as well with the generator of
+`jgc/io/compile_cache.py`). `--baseline REV` measures as well with the generator of
 `jgc/models/hific.py` at git revision REV (`7e0a115` scans the residual
 blocks as one `lax.scan`; the current one runs them one after another: on the
 CPU the scan compiled no faster and held 0.5 GB more, so it was not kept). Seconds are `lower_s` (tracing
@@ -35,9 +35,10 @@ import types
 import jax
 import jax.numpy as jnp
 
-from jgc import compile_cache, defaults, train
 from jgc.codec import compressor
+from jgc.io import compile_cache
 from jgc.models import build_model, hific
+from jgc.training import defaults, loop
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 BATCH, CROP_PX = 8, 256
@@ -56,8 +57,8 @@ def use_generator_of(rev: str) -> None:
 def step_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
   config = defaults.sibling(os.path.join(ROOT, "configs", "hific.py"), "hific").get_config("lo")
   config.update(batch_size=BATCH, crop_px=CROP_PX)
-  trainer = train.build_trainer(config)
-  images = jax.ShapeDtypeStruct((train.images_per_step(config), CROP_PX, CROP_PX, 3), jnp.uint8)
+  trainer = loop.build_trainer(config)
+  images = jax.ShapeDtypeStruct((loop.images_per_step(config), CROP_PX, CROP_PX, 3), jnp.uint8)
   state = jax.eval_shape(trainer.init, jax.random.key(0), jax.ShapeDtypeStruct((1, CROP_PX, CROP_PX, 3), jnp.uint8))
   return jax.jit(trainer.step, donate_argnums=0), (state, images), {}
 

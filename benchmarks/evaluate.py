@@ -13,8 +13,8 @@ import json
 import os
 import time
 
-from jgc import image_files
 from jgc.eval import classical, fid, inception, metrics
+from jgc.io import image_files
 
 KODIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "kodak",
                      "kodim23.png")

@@ -141,9 +141,10 @@ def codec(workdir: str, out: str) -> dict:
 
   from jgc.codec import bundle  # noqa: PLC0415
   from jgc.codec.compressor import Codec  # noqa: PLC0415
+  from jgc.training import export  # noqa: PLC0415
 
   model = os.path.join(out, "model.jgcm")
-  bundle.export(workdir, model)
+  export.export(workdir, model)
   kodim = os.path.join(SHARED, "kodak", "kodim01.png")
   photo = Image.open(kodim) if os.path.exists(kodim) else Image.fromarray(skimage.data.astronaut()).resize((768, 512))
   image = np.asarray(photo.convert("RGB"))

@@ -17,8 +17,8 @@ import time
 
 import ml_collections
 
-from jgc import defaults
 from jgc.data import folder, train_dataset
+from jgc.training import defaults
 
 DEFAULT = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "train")
 

@@ -3,7 +3,7 @@
     python benchmarks/train_step.py [--only mbt2018_mean,hific] [--steps 3] [--dtype bfloat16]
 
 Each entry runs in its own process (so its peak RSS is its own) on random
-256x256 uint8 batches, with the jitted step of `jgc.steps` on whatever devices
+256x256 uint8 batches, with the jitted step of `jgc.training.step` on whatever devices
 JAX sees. `batch` is the config's batch_size; with a discriminator a step reads
 twice as many images (one sub-batch for D, one for G, as HiFiC's official
 code), and `images_per_s` counts every image read: the PyTorch HiFiC port's
@@ -30,7 +30,7 @@ from flops import matmul_tflop_per_s, step_flops
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jgc import defaults, train
+from jgc.training import defaults, loop
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 # name: (config file, option string, batch). Batch 8 everywhere: CompressAI's and
@@ -53,11 +53,11 @@ def measure(name: str, steps: int, dtype: str, batch: int | None = None, crop_px
   batch = batch or default_batch
   config = defaults.sibling(os.path.join(CONFIGS, f"{file}.py"), file).get_config(arg)
   config.update(batch_size=batch, crop_px=crop_px, compute_dtype=dtype)
-  mesh = train.make_mesh()
-  train.check_batch(config, num_devices=mesh.size, num_hosts=1)
-  trainer = train.build_trainer(config)
+  mesh = loop.make_mesh()
+  loop.check_batch(config, num_devices=mesh.size, num_hosts=1)
+  trainer = loop.build_trainer(config)
   replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-  n = train.images_per_step(config)
+  n = loop.images_per_step(config)
   images = np.random.default_rng(0).integers(0, 256, (n, crop_px, crop_px, 3), dtype=np.uint8)
   images = jax.device_put(images, batched)
   t = time.perf_counter()

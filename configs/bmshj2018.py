@@ -14,8 +14,8 @@ Target:   Kodak, CompressAI's bmshj2018-hyperprior q3: 0.320 bpp at 30.97 dB PSN
 
 import ml_collections
 
-from jgc import defaults
 from jgc.models.hyperprior import COMPRESSAI_LAYERS
+from jgc.training import defaults
 
 OPTIONS = defaults.QUALITIES | {"tiny"}
 

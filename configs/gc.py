@@ -19,7 +19,7 @@ centre indices (GC codes with a fixed-size upper bound).
 
 import ml_collections
 
-from jgc import defaults
+from jgc.training import defaults
 
 CHANNELS = {"c2": 2, "c4": 4, "c8": 8, "c16": 16}
 

@@ -20,7 +20,7 @@ the target; set `--config.loss.lambda_b=0.0625` for that.
 
 import ml_collections
 
-from jgc import defaults
+from jgc.training import defaults
 
 TARGET_BPP = {"lo": 0.14, "mi": 0.3, "hi": 0.45}
 # JT `default_config.py` / NC `rate_target`: lambda_a per target.

@@ -12,7 +12,7 @@ Target:   HiFiC's rate and realism (Kodak HiFiC-lo 0.183 bpp, LPIPS 0.069) with 
 
 import ml_collections
 
-from jgc import defaults
+from jgc.training import defaults
 
 
 def get_config(arg: str = "lo") -> ml_collections.ConfigDict:

@@ -16,8 +16,8 @@ Target:   Kodak, CompressAI q3: mbt2018-mean 0.307 bpp at 31.13 dB; mbt2018 0.28
 
 import ml_collections
 
-from jgc import defaults
 from jgc.models.hyperprior import COMPRESSAI_LAYERS
+from jgc.training import defaults
 
 OPTIONS = defaults.QUALITIES | {"mean", "ar", "tiny"}
 

@@ -16,7 +16,7 @@ trains the factorized prior on the stopped-gradient posterior mean.
 
 import ml_collections
 
-from jgc import defaults
+from jgc.training import defaults
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:

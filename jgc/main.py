@@ -16,7 +16,8 @@ from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
-from jgc import compile_cache, train
+from jgc.io import compile_cache
+from jgc.training import loop
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file, with `:arg` for variants.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and TensorBoard logs: a path or gs:// URL.")
@@ -40,9 +41,9 @@ def main(argv):
   logging.info("process %d of %d; %d devices in all: %s", jax.process_index(), jax.process_count(),
                jax.device_count(), jax.devices()[0].platform)
   try:
-    train.train(_CONFIG.value, _WORKDIR.value)
+    loop.train(_CONFIG.value, _WORKDIR.value)
     return
-  except (train.NonFiniteLoss, train.ConfigMismatch, train.CannotWrite, FileNotFoundError, ValueError,
+  except (loop.NonFiniteLoss, loop.ConfigMismatch, loop.CannotWrite, FileNotFoundError, ValueError,
           ImportError) as e:
     message = f"jgc.main: {e}"
   # Outside the handler, so the exit does not hold the failed run (with, after a failed write,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from jgc import defaults, train
+from jgc.training import defaults, loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = [("hific", "tiny"), ("hific_sparse", "tiny"), ("bmshj2018", "tiny"), ("mbt2018", "mean,tiny"),
@@ -70,9 +70,9 @@ def float32_leaves(tree) -> bool:
 
 @pytest.mark.parametrize("name,arg", STEPPED)
 def test_a_bfloat16_step_is_close_to_the_float32_step(name, arg):
-  f32, bf16 = (train.build_trainer(config(name, arg, dtype)) for dtype in ("float32", "bfloat16"))
+  f32, bf16 = (loop.build_trainer(config(name, arg, dtype)) for dtype in ("float32", "bfloat16"))
   c = config(name, arg, "float32")
-  images = photo_crops(train.images_per_step(c))
+  images = photo_crops(loop.images_per_step(c))
   state = run(f32.init, jax.random.key(0), images[:c.batch_size])
   metrics = {}
   for dtype, trainer in (("float32", f32), ("bfloat16", bf16)):
@@ -87,7 +87,7 @@ def test_a_bfloat16_step_is_close_to_the_float32_step(name, arg):
     assert low == pytest.approx(ref, rel=RTOL_TERM), key
 
 
-def forward_convs(trainer: train.Trainer) -> dict[str, set[str]]:
+def forward_convs(trainer: loop.Trainer) -> dict[str, set[str]]:
   """The dtypes the trainer's model and discriminator (if any) convolve in, on shapes only (nothing
   compiles), after checking that what they return to the entropy models and losses is float32."""
   x = jnp.zeros((1, CROP, CROP, 3))
@@ -113,7 +113,7 @@ def forward_convs(trainer: train.Trainer) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("name,arg", FAMILIES)
 def test_a_bfloat16_model_convolves_in_bfloat16_and_returns_float32(name, arg):
-  f32, bf16 = (forward_convs(train.build_trainer(config(name, arg, dtype))) for dtype in ("float32", "bfloat16"))
+  f32, bf16 = (forward_convs(loop.build_trainer(config(name, arg, dtype))) for dtype in ("float32", "bfloat16"))
   assert set(f32) == set(bf16) and all(v == {"float32"} for v in f32.values())
   assert "bfloat16" in bf16["model"]
   # Not all bf16: mbt2018's context model and entropy-parameter net stay float32 (they feed likelihoods).

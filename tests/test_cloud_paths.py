@@ -17,10 +17,11 @@ import pytest
 from etils import epath
 from PIL import Image
 
-from jgc import defaults, evaluate, paths, summaries, train
-from jgc.codec import cli
+from jgc import cli
 from jgc.data import embedded_samples, folder, sources
-from jgc.eval import classical
+from jgc.eval import classical, evaluate
+from jgc.io import paths
+from jgc.training import defaults, loop, summaries
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKET = "jgc-test"
@@ -71,7 +72,7 @@ def test_a_run_lives_in_the_bucket_resumes_from_it_and_exports(emulator, tmp_pat
   workdir = f"{emulator}/run"
   samples = embedded_samples()
   c = config(num_steps=2, checkpoint_every_steps=2, log_every_steps=1, image_every_steps=2)
-  train.train(c, workdir, source=samples)
+  loop.train(c, workdir, source=samples)
   run = epath.Path(workdir)
   assert json.loads((run / "config.json").read_text())["model"]["name"] == "hyperprior"
   assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.isdigit()) == ["2"]
@@ -82,7 +83,7 @@ def test_a_run_lives_in_the_bucket_resumes_from_it_and_exports(emulator, tmp_pat
   c.num_steps = 4
   # That a resumed run equals a straight one is tested locally (test_train); here, that it resumes from the bucket.
   with caplog.at_level(logging.INFO):
-    resumed = train.train(c, workdir, source=samples)
+    resumed = loop.train(c, workdir, source=samples)
   assert int(resumed.step) == 4 and f"resumed from step 2 in {workdir}/checkpoints" in caplog.text
   assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.isdigit()) == ["2", "4"]
 

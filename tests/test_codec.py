@@ -25,6 +25,7 @@ from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
 from jgc.entropy import scale_index
 from jgc.models import convs
+from jgc.training import export
 
 PHOTO = skdata.astronaut()[100:180, 150:260]  # 80 x 110: not a multiple of any factor
 
@@ -286,7 +287,7 @@ def test_bad_bundles_are_named(tmp_path):
   with pytest.raises(bundles.BundleError, match="cannot be exported"):
     bundles.build({"name": "nothing"}, {})
   with pytest.raises(bundles.BundleError, match="no config.json"):
-    bundles.export(str(tmp_path), str(tmp_path / "m.jgcm"))
+    export.export(str(tmp_path), str(tmp_path / "m.jgcm"))
 
 
 def _altered(kind: str, change) -> bytes:

@@ -11,10 +11,11 @@ import pytest
 from codec_helpers import bundle_bytes, train_readme_model
 from PIL import Image
 
-from jgc import image_files
+from jgc import cli
 from jgc.codec import bundle as bundles
-from jgc.codec import cli, container
+from jgc.codec import container
 from jgc.codec.compressor import Codec
+from jgc.io import image_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
@@ -97,7 +98,7 @@ def test_kodak_files_match_the_models_rate_estimate(model_path):
 SIDE = textwrap.dedent("""
     import sys
     import numpy as np
-    from jgc import image_files
+    from jgc.io import image_files
     from jgc.codec import bundle, container
     from jgc.codec.compressor import Codec
     model, image_path, encode_to, decode_from, dump = sys.argv[1:]

@@ -3,7 +3,7 @@ import os
 import jax
 import pytest
 
-from jgc import compile_cache
+from jgc.io import compile_cache
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jgc import defaults, image_files
 from jgc.data import DataError, EncodedImages, embedded_samples, eval_images, open_source, train_dataset
 from jgc.data.preprocess import random_crop
+from jgc.io import image_files
+from jgc.training import defaults
 
 KODAK = "../shared/data/kodak"
 

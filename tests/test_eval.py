@@ -11,8 +11,7 @@ from PIL import Image
 from skimage import data as skdata
 from skimage.metrics import structural_similarity
 
-from jgc import evaluate
-from jgc.eval import bdrate, classical, metrics
+from jgc.eval import bdrate, classical, evaluate, metrics
 
 PHOTO = skdata.astronaut()[100:356, 120:376]  # 256 x 256
 NOISY = np.clip(PHOTO.astype(int) + np.random.default_rng(0).integers(-12, 13, PHOTO.shape), 0, 255).astype(np.uint8)

@@ -9,8 +9,8 @@ import pytest
 from inception_reference import REFERENCE, patches, torchscript_features
 from skimage import data as skdata
 
-from jgc import torch_files
 from jgc.eval import classical, fid, inception
+from jgc.io import torch_files
 
 
 @pytest.fixture(scope="module")

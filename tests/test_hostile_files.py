@@ -95,7 +95,7 @@ def _jgc_files() -> dict[str, bytes]:
 
 DRIVER = """
 import contextlib, io, json, sys, traceback
-from jgc.codec import cli
+from jgc import cli
 for argv in json.loads(sys.argv[1]):
   out, err = io.StringIO(), io.StringIO()
   with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -9,12 +9,13 @@ import pytest
 from compressai_reference import ARCHS, DATA, image, parity_image
 from PIL import Image
 
-from jgc import torch_files
+from jgc import cli
 from jgc.codec import bundle as bundles
-from jgc.codec import cli, container
+from jgc.codec import container
 from jgc.codec import import_compressai as ic
 from jgc.codec.compressor import Codec
 from jgc.entropy import gaussian_likelihood
+from jgc.io import torch_files
 from jgc.models import build_model
 
 

@@ -9,12 +9,13 @@ import pytest
 from hific_pytorch_reference import BLOCKS, DATA, ENCODER, GENERATOR, HYPER, LATENT, VARIANTS, image
 from PIL import Image
 
-from jgc import torch_files
+from jgc import cli
 from jgc.codec import bundle as bundles
-from jgc.codec import cli, container
+from jgc.codec import container
 from jgc.codec import import_hific_pytorch as ih
 from jgc.codec.compressor import Codec
 from jgc.entropy import DISTRIBUTIONS
+from jgc.io import torch_files
 from jgc.models import build_model
 
 CHECKPOINT = os.path.join(DATA, "hific.pt")

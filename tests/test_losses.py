@@ -5,8 +5,9 @@ import pytest
 from codec_helpers import CONFIGS
 from model_helpers import image
 
-from jgc import losses
 from jgc.models import build_model
+from jgc.models.lpips import lpips
+from jgc.training import losses
 
 RULE = dict(target_bpp=0.14, lambda_a=2.0, lambda_b=2.0**-6, warmup_steps=50_000,
             warmup_target_factor=0.20 / 0.14, warmup_rate_factor=0.5)
@@ -36,13 +37,13 @@ def test_mse_is_on_the_0_255_scale_and_psnr_matches_it():
 def test_lpips_is_zero_on_identical_images_and_grows_with_noise():
   x = image((2, 64, 64, 3))
   noise = jax.random.normal(jax.random.key(3), x.shape)
-  same = losses.lpips(x, x)
-  small = losses.lpips(x, jnp.clip(x + 0.02 * noise, 0, 1))
-  large = losses.lpips(x, jnp.clip(x + 0.2 * noise, 0, 1))
+  same = lpips(x, x)
+  small = lpips(x, jnp.clip(x + 0.02 * noise, 0, 1))
+  large = lpips(x, jnp.clip(x + 0.2 * noise, 0, 1))
   assert same.shape == (2,)
   assert float(jnp.max(jnp.abs(same))) < 1e-6
   assert bool(jnp.all(small > 1e-4)) and bool(jnp.all(large > small))
-  np.testing.assert_allclose(losses.lpips(x, x[::-1]), losses.lpips(x[::-1], x), rtol=1e-4)
+  np.testing.assert_allclose(lpips(x, x[::-1]), lpips(x[::-1], x), rtol=1e-4)
 
 
 @pytest.mark.parametrize("kind", losses.GAN_LOSSES)

@@ -9,7 +9,7 @@ from nbclient import NotebookClient
 from PIL import Image
 from skimage import data
 
-from jgc.codec import bundle
+from jgc.training import export
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -19,7 +19,7 @@ def tiny_bundle(tmp_path_factory):
   work = tmp_path_factory.mktemp("colab-train")
   train_readme_model(work)
   path = str(work / "model.jgcm")
-  bundle.export(str(work), path)
+  export.export(str(work), path)
   return path
 
 

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 from tensorboardX.proto import event_pb2
 
-from jgc import summaries
+from jgc.training import summaries
 
 
 def _events(path) -> list[event_pb2.Event]:

@@ -1,4 +1,4 @@
-"""jgc.torch_files on torch files made by hand (tests/torch_corpus.py, no torch needed): valid ones load to the right
+"""jgc.io.torch_files on torch files made by hand (tests/torch_corpus.py, no torch needed): valid ones load to the right
 arrays, and every hostile or broken one is a one-line TorchFileError naming the file: never code run, a crash,
 another exception, or a large allocation."""
 
@@ -28,8 +28,8 @@ from torch_corpus import (
   zip_file,
 )
 
-from jgc import torch_files
-from jgc.torch_files import TorchFileError
+from jgc.io import torch_files
+from jgc.io.torch_files import TorchFileError
 
 FLOATS = Storage("0", np.arange(12, dtype="<f4"))
 DOUBLES = Storage("1", np.arange(3, dtype="<f8"))

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jgc import defaults, train
 from jgc.data import embedded_samples
+from jgc.training import defaults, loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
@@ -45,7 +45,7 @@ def samples():
 ])
 def test_every_config_trains_its_tiny_variant(tmp_path, samples, name, arg):
   c = config(name, arg, num_steps=3, log_every_steps=1, image_every_steps=3, checkpoint_every_steps=3)
-  state = train.train(c, str(tmp_path), source=samples)
+  state = loop.train(c, str(tmp_path), source=samples)
   assert int(state.step) == 3 and int(state.bad_step) == -1
   assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(state.params))
   assert os.listdir(tmp_path / "checkpoints") == ["3"]
@@ -61,7 +61,7 @@ def test_the_console_says_what_the_run_is_doing_and_the_tables_go_to_a_file(tmp_
          "--config.num_steps=3"]
   out = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240)
   assert out.returncode == 0, out.stderr[-3000:]
-  # absl's lines: "I1204 22:09:52.853503 139861179366272 train.py:244] message".
+  # absl's lines: "I1204 22:09:52.853503 139861179366272 loop.py:244] message".
   messages = [line.split("] ", 1)[1] for line in out.stderr.splitlines() if line.startswith("I") and "] " in line]
   tables = tmp_path / "parameters.txt"
   total = (tables.read_text().split("Total: ")[1]).split(" ")[0]
@@ -96,8 +96,8 @@ def test_resume_after_sigkill_continues_the_same_run(tmp_path, samples):
   assert done[-1] < steps, "the run finished before it was killed"
 
   c = config("bmshj2018", "tiny", num_steps=steps, checkpoint_every_steps=2, log_every_steps=1)
-  resumed = train.train(c, str(killed), source=samples)
-  reference = train.train(c, str(straight), source=samples)
+  resumed = loop.train(c, str(killed), source=samples)
+  reference = loop.train(c, str(straight), source=samples)
   assert int(resumed.step) == int(reference.step) == steps
   leaves_close(resumed.params, reference.params)
   leaves_close(resumed.opt_state, reference.opt_state)
@@ -125,8 +125,8 @@ def test_sigterm_saves_the_current_step_and_the_rerun_continues_the_same_run(tmp
   assert f"preempted: saved step {saved[0]}" in rest
 
   c = config("bmshj2018", "tiny", num_steps=steps, checkpoint_every_steps=steps, log_every_steps=1)
-  resumed = train.train(c, str(stopped), source=samples)
-  reference = train.train(c, str(straight), source=samples)
+  resumed = loop.train(c, str(stopped), source=samples)
+  reference = loop.train(c, str(straight), source=samples)
   assert int(resumed.step) == int(reference.step) == steps
   leaves_close(resumed.params, reference.params)
   leaves_close(resumed.opt_state, reference.opt_state)
@@ -135,13 +135,13 @@ def test_sigterm_saves_the_current_step_and_the_rerun_continues_the_same_run(tmp
 MULTI_DEVICE = textwrap.dedent("""
     import json, sys
     import jax, numpy as np
-    from jgc import defaults, train
+    from jgc.training import defaults, loop
     c = defaults.sibling("configs/hific.py", "hific").get_config("tiny")
     c.update(batch_size=4, num_steps=2, log_every_steps=1, checkpoint_every_steps=2)
     devices = jax.devices()
     assert len(devices) == 4, devices
-    four = train.train(c, sys.argv[1] + "/four", devices=devices)
-    one = train.train(c, sys.argv[1] + "/one", devices=devices[:1])
+    four = loop.train(c, sys.argv[1] + "/four", devices=devices)
+    one = loop.train(c, sys.argv[1] + "/one", devices=devices[:1])
     worst = 0.0
     for a, b in zip(jax.tree.leaves(four), jax.tree.leaves(one)):
       a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -167,20 +167,20 @@ def test_non_finite_step_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pa
   # A learning rate of 1e26 from step 3 on: the update of step 3 overflows.
   c = config("bmshj2018", "tiny", num_steps=10, checkpoint_every_steps=2, log_every_steps=1)
   c.optim.update(decay_steps=3, decay_factor=1e30)
-  with pytest.raises(train.NonFiniteLoss,
+  with pytest.raises(loop.NonFiniteLoss,
                      match=r"non-finite updated_parameters at step 3.*last good checkpoint is step 2"):
-    train.train(c, str(tmp_path), source=samples)
+    loop.train(c, str(tmp_path), source=samples)
   assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
   c.optim.update(decay_steps=500_000, decay_factor=0.1)
   c.num_steps = 3
-  resumed = train.train(c, str(tmp_path), source=samples)
+  resumed = loop.train(c, str(tmp_path), source=samples)
   assert int(resumed.step) == 3 and int(resumed.bad_step) == -1
 
 
 def test_guard_names_the_term_and_freezes_the_state(samples):
   c = config("bmshj2018", "tiny")
   c.loss.mse_weight = float("nan")
-  trainer = train.build_trainer(c)
+  trainer = loop.build_trainer(c)
   images = jnp.zeros((2, 64, 64, 3), jnp.uint8) + 128
   state = trainer.init(jax.random.key(0), images)
   after, _ = jax.jit(trainer.step)(state, images)
@@ -194,21 +194,21 @@ def test_guard_names_the_term_and_freezes_the_state(samples):
 
 def test_stage_two_starts_from_the_stage_one_autoencoder(tmp_path, samples):
   stage1 = config("hific", "stage1,tiny", num_steps=2, checkpoint_every_steps=2)
-  first = train.train(stage1, str(tmp_path / "one"), source=samples)
+  first = loop.train(stage1, str(tmp_path / "one"), source=samples)
   stage2 = config("hific", "tiny", num_steps=0, init_from=str(tmp_path / "one"))
-  second = train.train(stage2, str(tmp_path / "two"), source=samples)
+  second = loop.train(stage2, str(tmp_path / "two"), source=samples)
   leaves_close(second.params, first.params, rtol=0, atol=0)
   assert jax.tree.leaves(second.disc_params)
   assert all(float(jnp.abs(m).sum()) == 0 for m in jax.tree.leaves(second.opt_state) if m.ndim)
 
   other = config("bmshj2018", "tiny", num_steps=0, init_from=str(tmp_path / "one"))
-  with pytest.raises(train.ConfigMismatch, match="other layers or sizes"):
-    train.train(other, str(tmp_path / "three"), source=samples)
-  with pytest.raises(train.ConfigMismatch, match="holds a run of another model: discriminator is null"):
-    train.train(config("hific", "tiny", num_steps=0), str(tmp_path / "one"), source=samples)
+  with pytest.raises(loop.ConfigMismatch, match="other layers or sizes"):
+    loop.train(other, str(tmp_path / "three"), source=samples)
+  with pytest.raises(loop.ConfigMismatch, match="holds a run of another model: discriminator is null"):
+    loop.train(config("hific", "tiny", num_steps=0), str(tmp_path / "one"), source=samples)
   missing = config("hific", "tiny", num_steps=0, init_from=str(tmp_path / "nowhere"))
   with pytest.raises(FileNotFoundError, match="no checkpoint"):
-    train.train(missing, str(tmp_path / "four"), source=samples)
+    loop.train(missing, str(tmp_path / "four"), source=samples)
 
 
 def snapshot(root) -> dict:
@@ -218,23 +218,23 @@ def snapshot(root) -> dict:
 
 def test_a_workdir_of_another_model_is_refused_before_anything_is_written(tmp_path, samples):
   c = config("bmshj2018", "tiny", num_steps=2, checkpoint_every_steps=2)
-  train.train(c, str(tmp_path), source=samples)
+  loop.train(c, str(tmp_path), source=samples)
   before = snapshot(tmp_path)
   wider = config("bmshj2018", "tiny", num_steps=4)
   wider.model.channels = 16
-  with pytest.raises(train.ConfigMismatch, match=r"holds a run of another model: model\.channels is 8 in its "
+  with pytest.raises(loop.ConfigMismatch, match=r"holds a run of another model: model\.channels is 8 in its "
                                                  r"config\.json and 16 in this config"):
-    train.train(wider, str(tmp_path), source=samples)
+    loop.train(wider, str(tmp_path), source=samples)
   assert snapshot(tmp_path) == before
   # Without config.json (a run of an older jgc) the checkpoint refuses the model, and none is written either.
   os.remove(tmp_path / "config.json")
   before = snapshot(tmp_path)
-  with pytest.raises(train.ConfigMismatch, match="does not fit this config"):
-    train.train(wider, str(tmp_path), source=samples)
+  with pytest.raises(loop.ConfigMismatch, match="does not fit this config"):
+    loop.train(wider, str(tmp_path), source=samples)
   assert snapshot(tmp_path) == before
   # The same model resumes with another num_steps, which config.json then records.
   c.num_steps = 3
-  assert int(train.train(c, str(tmp_path), source=samples).step) == 3
+  assert int(loop.train(c, str(tmp_path), source=samples).step) == 3
   assert json.loads((tmp_path / "config.json").read_text())["num_steps"] == 3
 
 
@@ -274,14 +274,14 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_in_one_line(tmp_path)
 
 def test_bad_settings_are_named():
   with pytest.raises(ValueError, match="does not split evenly over 4 devices on 1 hosts with both D and G"):
-    train.check_batch(config("hific", "tiny", batch_size=3), num_devices=4, num_hosts=1)
+    loop.check_batch(config("hific", "tiny", batch_size=3), num_devices=4, num_hosts=1)
   with pytest.raises(ValueError, match="does not split evenly over 2 devices on 2 hosts"):
-    train.check_batch(config("bmshj2018", "tiny", batch_size=3), num_devices=2, num_hosts=2)
-  train.check_batch(config("hific", "tiny", batch_size=4), num_devices=4, num_hosts=2)
+    loop.check_batch(config("bmshj2018", "tiny", batch_size=3), num_devices=2, num_hosts=2)
+  loop.check_batch(config("hific", "tiny", batch_size=4), num_devices=4, num_hosts=2)
   stage1 = config("hific", "stage1,tiny")
   stage1.loss.gan_weight = 0.1
   with pytest.raises(ValueError, match="gan_weight set but the config has no discriminator"):
-    train.build_trainer(stage1)
+    loop.build_trainer(stage1)
 
 
 @pytest.mark.parametrize("name,arg", [("hific", "lo,hi,tiny"), ("mbt2018", "mean,ar"), ("mbt2018", "q1,q8"),
@@ -296,14 +296,14 @@ TWO_PROCESSES = textwrap.dedent("""
     import jax, numpy as np
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2, process_id=int(sys.argv[2]))
-    from jgc import defaults, train
+    from jgc.training import defaults, loop
     c = defaults.sibling("configs/bmshj2018.py", "bmshj2018").get_config("tiny")
     c.update(num_steps=3, log_every_steps=1, checkpoint_every_steps=3)
-    state = train.train(c, sys.argv[3])
+    state = loop.train(c, sys.argv[3])
     total = sum(float(np.abs(np.asarray(p)).sum()) for p in jax.tree.leaves(state.params))
     # One step on a fixed global batch, each process feeding its half.
     from jax.sharding import NamedSharding, PartitionSpec as P
-    trainer, mesh = train.build_trainer(c), train.make_mesh()
+    trainer, mesh = loop.build_trainer(c), loop.make_mesh()
     batch = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     half = batch[2 * jax.process_index() : 2 * jax.process_index() + 2]
     images = jax.make_array_from_process_local_data(NamedSharding(mesh, P("data")), half)
@@ -332,7 +332,7 @@ def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
   saved = os.listdir(tmp_path / "checkpoints" / "3" / "data")
   assert {"process_0-of-2.json", "process_1-of-2.json"} <= set(saved)
   # The same global batch in one process gives the same state.
-  trainer = train.build_trainer(config("bmshj2018", "tiny"))
+  trainer = loop.build_trainer(config("bmshj2018", "tiny"))
   batch = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
   single, _ = jax.jit(trainer.step)(trainer.init(jax.random.key(0), batch[:1]), jnp.asarray(batch))
   two = np.load(tmp_path / "step.npz")
@@ -344,5 +344,5 @@ def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
     assert np.max(np.abs(two[f"arr_{i}"] - expected), initial=0.0) <= 1e-4 * scale + 1e-7, i
   # One host picks the run up: the state restores, the input restarts from the seed.
   c = config("bmshj2018", "tiny", num_steps=4, checkpoint_every_steps=4)
-  state = train.train(c, str(tmp_path), source=samples)
+  state = loop.train(c, str(tmp_path), source=samples)
   assert int(state.step) == 4 and int(state.bad_step) == -1

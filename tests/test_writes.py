@@ -11,8 +11,8 @@ import pytest
 from codec_helpers import ROOT, bundle_bytes
 from PIL import Image
 
-from jgc import paths
-from jgc.codec import cli
+from jgc import cli
+from jgc.io import paths
 
 COMPRESSAI = os.path.join(ROOT, "tests", "data", "compressai", "mbt2018-mean.pth")
 
@@ -80,7 +80,7 @@ def test_names_the_terminal_cannot_encode_are_written_and_counted(model, tmp_pat
   name = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not UTF-8, a surrogate escape in Python
   _photo(src / name)
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONIOENCODING": "utf-8:strict"}
-  out = subprocess.run([sys.executable, "-m", "jgc.codec", "compress", str(src), "-m", model,
+  out = subprocess.run([sys.executable, "-m", "jgc", "compress", str(src), "-m", model,
                         "-o", str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, timeout=300)
   assert out.returncode == 0, out.stderr.decode(errors="replace")[-2000:]
   assert b"compressed 1 of 1 files" in out.stdout and b"caf\\udce9.png" in out.stdout

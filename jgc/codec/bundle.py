@@ -21,10 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from jgc import checkpoints, paths
 from jgc.codec.tables import CdfTables, factorized_tables, scale_tables
 from jgc.entropy import FactorizedPrior
 from jgc.entropy.gaussian import SNAP_BOUNDARIES
+from jgc.io import paths
 from jgc.models import MODELS, build_model
 from jgc.models.coding import Coding, params_at
 
@@ -142,26 +142,6 @@ def build(model_config: dict, params, boundaries: np.ndarray = SNAP_BOUNDARIES) 
     raise BundleError(f"model {model_config.get('name')!r} cannot be exported; codable: {CODED}")
   params = jax.tree.map(np.asarray, params)
   return MAGIC + _payload(model_config, params, _tables(model_config, params), boundaries)
-
-
-def export(workdir: str, path: str, *, overwrite: bool = False) -> Bundle:
-  """Writes the bundle of a training workdir's latest checkpoint to `path`; returns it loaded.
-
-  Either may be a local path or a gs:// URL. An existing bundle is kept unless `overwrite`:
-  the files made with it would no longer decode.
-  """
-  if not overwrite and paths.resolve(path).exists():
-    raise FileExistsError(f"{path} exists; not overwriting it without --force")
-  config_path = paths.resolve(workdir) / "config.json"
-  if not config_path.exists():
-    raise BundleError(f"{workdir} is not a training workdir: it has no config.json")
-  model_config = json.loads(config_path.read_text())["model"]
-  latest = checkpoints.latest_params(workdir)
-  if latest is None:
-    raise BundleError(f"{workdir} has no checkpoint to export")
-  data = build(model_config, latest[1])
-  paths.write_bytes(path, data, overwrite=overwrite)
-  return parse(data, path)
 
 
 def load(path: str) -> Bundle:

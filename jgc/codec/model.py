@@ -15,9 +15,9 @@ import os
 import numpy as np
 from PIL import Image
 
-from jgc import image_files
 from jgc.codec import bundle as bundles
 from jgc.codec.compressor import Codec
+from jgc.io import image_files
 
 
 def _rgb8(image: np.ndarray | Image.Image) -> np.ndarray:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from jgc import torch_files
 from jgc.codec.bundle import param_mismatches
+from jgc.io import torch_files
 
 
 class CheckpointMismatch(ValueError):

@@ -19,8 +19,8 @@ import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
-from jgc import image_files, paths
 from jgc.data.errors import DataError
+from jgc.io import image_files, paths
 
 DATASET_NAME = "jgc_image_folder"
 

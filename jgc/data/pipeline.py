@@ -19,10 +19,10 @@ import grain
 import jax
 import numpy as np
 
-from jgc import image_files
 from jgc.data.errors import DataError
 from jgc.data.preprocess import random_crop
 from jgc.data.sources import EncodedImages, open_source
+from jgc.io import image_files
 
 
 class BadRecords:

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import skimage
 import tensorflow_datasets as tfds
 
-from jgc import paths
 from jgc.data import folder
 from jgc.data.errors import DataError
+from jgc.io import paths
 
 SAMPLE_FILES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
                 "motorcycle_left.png", "motorcycle_right.png")

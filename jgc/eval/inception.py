@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgc import torch_files
+from jgc.io import torch_files
 
 INPUT_PX = 299
 FEATURES = 2048

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgc.losses import lpips as _lpips
+from jgc.models.lpips import lpips as _lpips
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 _WINDOW, _SIGMA = 11, 1.5

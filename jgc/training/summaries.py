@@ -20,7 +20,7 @@ from etils import epath
 from tensorboardX import event_file_writer, record_writer, summary
 from tensorboardX.proto import event_pb2
 
-from jgc import paths
+from jgc.io import paths
 
 # A cloud event file is uploaded whole at each flush; past this size the next
 # events go to a new file, so an upload never exceeds it by much.

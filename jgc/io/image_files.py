@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from jgc import paths
+from jgc.io import paths
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".gif")
 

@@ -17,7 +17,7 @@ import grain
 import orbax.checkpoint as ocp
 from etils import epath
 
-from jgc import paths
+from jgc.io import paths
 
 # TensorStore, which writes orbax's arrays, reports a failed write as a ValueError
 # "STATUS: Error writing ..." (or "STATUS: Error opening ...: Error writing ..." when the write

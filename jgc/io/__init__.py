@@ -1,0 +1,1 @@
+"""Files: local and gs:// paths and safe writes, image and torch files, the compile cache."""
