@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from model_helpers import NARROW, RNGS, assert_finite_forward_and_gradients, image, init
 
-from jgc.models import ConditionalPatchDiscriminator, HiFiC, build_discriminator, build_model, hific
+from jgc.models import ConditionalPatchDiscriminator, HiFiC, build_discriminator, build_model
+from jgc.models.transforms import Generator
 
 TINY = HiFiC(latent_channels=8, hyper_channels=8, **NARROW)
 # The generator of TINY with three residual blocks.
@@ -111,7 +112,7 @@ def _paths_and_shapes(tree) -> dict[str, tuple[int, ...]]:
 
 def test_generator_keeps_a_parameter_tree_per_residual_block():
   # Checkpoints, bundles, the PyTorch importer and `bundle.param_mismatches` address these paths.
-  params = jax.eval_shape(hific.Generator(**GENERATOR).init, RNGS, jnp.zeros((1, 2, 3, 8)))["params"]
+  params = jax.eval_shape(Generator(**GENERATOR).init, RNGS, jnp.zeros((1, 2, 3, 8)))["params"]
   block = {"Conv_0/kernel": (3, 3, 16, 16), "Conv_0/bias": (16,), "ChannelNorm_0/scale": (16,),
            "ChannelNorm_0/bias": (16,), "Conv_1/kernel": (3, 3, 16, 16), "Conv_1/bias": (16,),
            "ChannelNorm_1/scale": (16,), "ChannelNorm_1/bias": (16,)}

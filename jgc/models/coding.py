@@ -11,6 +11,8 @@ bytes and no coder here: models stay free of the codec.
 
 import dataclasses
 
+from jgc.models.transforms import FACTOR
+
 # How the side-information networks give the conditional stream's means and scales.
 SIDE_INFO = (
     "mean_and_scale",  # two nets, one for the means and one for the scales (HiFiC)
@@ -73,7 +75,7 @@ class Coding:
   synthesis_radius: int
   analysis_radius: int
   encoding: tuple[str, ...] = ("encode_latents",)
-  latent_stride: int = 16
+  latent_stride: int = FACTOR
   zero_padded: bool = True
   factorized: dict[str, Factorized] = dataclasses.field(default_factory=dict)
   learned_pmf: tuple[str, str] | None = None
@@ -93,16 +95,3 @@ def params_at(params, path: tuple[str, ...]):
   for name in path:
     params = params[name]
   return params
-
-
-# `analysis_radius` of HiFiC's encoder (also GC's and VAE-GAN's): its 7x7 conv reads 3 pixels
-# on either side, its four stride-2 3x3 convs 1, 2, 4 and 8 pixels, its last 3x3 one latent
-# (16 pixels): 34 pixels, within 3 positions.
-ENCODER_RADIUS = 3
-
-
-def generator_radius(num_residual_blocks: int) -> int:
-  """`synthesis_radius` of HiFiC's generator (also GC's and VAE-GAN's): its 3x3 convs at the
-  latent's resolution reach one position each, the four upsampling 3x3 convs and the final 7x7
-  together less than three (1 + 1/2 + 1/4 + 1/8 + 3/16)."""
-  return 2 * num_residual_blocks + 1 + 3

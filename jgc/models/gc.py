@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgc.models.coding import ENCODER_RADIUS, Coding, generator_radius
-from jgc.models.hific import FACTOR, Encoder, Generator
+from jgc.models.coding import Coding
 from jgc.models.padding import crop_to, pad_to_multiple
+from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, generator_radius
 
 
 def centers(num_centers: int, low: float = -2.0, high: float = 2.0) -> jax.Array:

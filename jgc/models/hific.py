@@ -1,8 +1,9 @@
 """HiFiC: High-Fidelity Generative Image Compression (Mentzer et al. 2020).
 
 Architecture from the paper's Fig. 2 and the official code (TFC
-`models/hific/archs.py`): encoder E, generator G and mean-scale hyperprior P;
-the conditional PatchGAN D is `discriminators.ConditionalPatchDiscriminator`.
+`models/hific/archs.py`): encoder E and generator G (`transforms`, shared with
+GC and VAE-GAN) and the mean-scale hyperprior P, here; the conditional PatchGAN
+D is `discriminators.ConditionalPatchDiscriminator`.
 Channel widths and block counts are attributes, so tests run narrow variants
 of the same code; defaults are the published sizes (about 181M parameters for
 E + G + P, 2.8M for D).
@@ -16,97 +17,18 @@ import jax
 import jax.numpy as jnp
 
 from jgc.entropy import (
-    DISTRIBUTIONS,
-    FactorizedPrior,
-    add_uniform_noise,
-    dequantize,
-    quantize_around_mean,
-    scale_index,
-    symbols,
+  DISTRIBUTIONS,
+  FactorizedPrior,
+  add_uniform_noise,
+  dequantize,
+  quantize_around_mean,
+  scale_index,
+  symbols,
 )
-from jgc.models.coding import ENCODER_RADIUS, Coding, Factorized, SideInfoNet, generator_radius
-from jgc.models.convs import Conv, ConvTranspose
+from jgc.models.coding import Coding, Factorized, SideInfoNet
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
-from jgc.models.layers import ChannelNorm
 from jgc.models.padding import crop_to, pad_to_multiple
-
-FACTOR = 16  # E downsamples 4x by 2; z is cropped, so the image needs only this.
-PADDINGS = ("SAME", "REFLECT")
-
-
-def _conv(features: int, kernel: int, stride: int, padding: str, dtype: jnp.dtype) -> Conv:
-  """A conv of E or G padded as TFC pads it ("SAME" zeros), or as the PyTorch port does
-  ("REFLECT": `ReflectionPad2d` by k // 2 around stride-1 convs, and by one row above and
-  one column right of stride-2 ones; its `network/encoder.py`, `network/generator.py`)."""
-  if padding == "SAME":
-    return Conv(features, (kernel, kernel), (stride, stride), padding="SAME", dtype=dtype)
-  if padding == "REFLECT":
-    return Conv(features, (kernel, kernel), (stride, stride), padding=((1, 0), (0, 1)) if stride == 2 else "TORCH",
-                pad_mode="reflect", dtype=dtype)
-  raise ValueError(f"HiFiC padding is one of {PADDINGS}, got {padding!r}")
-
-
-def torch_aligned(padding: str) -> str:
-  """The padding of the transposed convs and hyper transforms: the PyTorch port's are
-  PyTorch-aligned (`network/generator.py`, `network/hyper.py`)."""
-  return "TORCH" if padding == "REFLECT" else "SAME"
-
-
-class Encoder(nn.Module):
-  """E: 7x7 conv, four stride-2 3x3 convs, each with ChannelNorm + ReLU, then 3x3 to the latent."""
-
-  channels: Sequence[int] = (60, 120, 240, 480, 960)
-  latent_channels: int = 220
-  dtype: jnp.dtype = jnp.float32  # of the convolutions; the latent is float32
-  padding: str = "SAME"
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    for i, c in enumerate(self.channels):
-      x = _conv(c, 7 if i == 0 else 3, 1 if i == 0 else 2, self.padding, self.dtype)(x)
-      x = nn.relu(ChannelNorm()(x))
-    return _conv(self.latent_channels, 3, 1, self.padding, self.dtype)(x).astype(jnp.float32)
-
-
-class ResidualBlock(nn.Module):
-  """conv, ChannelNorm, ReLU, conv, ChannelNorm, plus the input (TFC `archs.py::ResidualBlock`)."""
-
-  dtype: jnp.dtype = jnp.float32
-  padding: str = "SAME"
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    c = x.shape[-1]
-    h = nn.relu(ChannelNorm()(_conv(c, 3, 1, self.padding, self.dtype)(x)))
-    h = ChannelNorm()(_conv(c, 3, 1, self.padding, self.dtype)(h))
-    return x + h
-
-
-class Generator(nn.Module):
-  """G: ChannelNorm, 3x3 conv, ChannelNorm, residual blocks with a global skip,
-  four stride-2 transposed convs with ChannelNorm + ReLU, and a 7x7 conv to RGB.
-
-  Outputs an image on the [0, 1] scale, unclipped (training sees the raw
-  values; clipping belongs to evaluation, as in TFC `model.py`).
-  """
-
-  channels: Sequence[int] = (960, 480, 240, 120, 60)
-  num_residual_blocks: int = 9
-  dtype: jnp.dtype = jnp.float32  # of the convolutions; the image is float32
-  padding: str = "SAME"
-
-  @nn.compact
-  def __call__(self, y: jax.Array) -> jax.Array:
-    head = ChannelNorm()(y)
-    head = ChannelNorm()(_conv(self.channels[0], 3, 1, self.padding, self.dtype)(head))
-    x = head
-    for _ in range(self.num_residual_blocks):
-      x = ResidualBlock(self.dtype, self.padding)(x)
-    x = x + head
-    for c in self.channels[1:]:
-      x = ConvTranspose(c, (3, 3), (2, 2), padding=torch_aligned(self.padding), dtype=self.dtype)(x)
-      x = nn.relu(ChannelNorm()(x))
-    return _conv(3, 7, 1, self.padding, self.dtype)(x).astype(jnp.float32)
+from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, generator_radius, torch_aligned
 
 
 class MeanScaleHyperprior(nn.Module):
@@ -174,7 +96,7 @@ class HiFiC(nn.Module):
   hyper_channels: int = 320
   num_residual_blocks: int = 9
   dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions; P always runs in float32
-  # "SAME" (TFC's zeros) or "REFLECT" (the PyTorch port's); see `_conv`.
+  # "SAME" (TFC's zeros) or "REFLECT" (the PyTorch port's); see `transforms.HIFIC_PADDINGS`.
   padding: str = "SAME"
   # The PyTorch port's factorized density gates its last layer too.
   prior_gate_last: bool = False

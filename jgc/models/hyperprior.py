@@ -33,8 +33,8 @@ from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, activation, hyperprior_aux
 from jgc.models.layers import GDN, MaskedConv
 from jgc.models.padding import crop_to, pad_to_multiple
+from jgc.models.transforms import FACTOR
 
-FACTOR = 16
 PRIORS = ("scale", "mean_scale", "autoregressive")
 # CompressAI's layers (`models/utils.py` conv/deconv, `nn.LeakyReLU()`, `EntropyBottleneck`'s
 # filters): its zoo's, and those of jgc's bmshj2018 and mbt2018 configs, so the two interchange.

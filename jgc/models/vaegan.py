@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 
 from jgc.entropy import FactorizedPrior, bits, dequantize, symbols
-from jgc.models.coding import ENCODER_RADIUS, Coding, Factorized, generator_radius
-from jgc.models.hific import FACTOR, Encoder, Generator
+from jgc.models.coding import Coding, Factorized
 from jgc.models.padding import crop_to, pad_to_multiple
+from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, generator_radius
 
 
 class VAEGAN(nn.Module):
