@@ -44,7 +44,8 @@ def use_cpu_forms() -> bool:
   return jax.default_backend() == "cpu"
 
 
-PADDINGS = ("SAME", "TORCH")
+# The paddings a conv resolves by name; it also takes explicit `((top, bottom), (left, right))` pairs.
+NAMED_PADDINGS = ("SAME", "TORCH")
 
 
 def conv_padding(size: int, kernel: int, stride: int, padding: str = "SAME") -> tuple[int, int]:
@@ -234,8 +235,8 @@ class _Padded(nn.Module):
 
   def parameters(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Flax's kernel and bias (names, shapes, initializers); all three in the compute dtype."""
-    if isinstance(self.padding, str) and self.padding not in PADDINGS:
-      raise ValueError(f"{type(self).__name__} supports padding {' or '.join(PADDINGS)} or explicit pairs, "
+    if isinstance(self.padding, str) and self.padding not in NAMED_PADDINGS:
+      raise ValueError(f"{type(self).__name__} supports padding {' or '.join(NAMED_PADDINGS)} or explicit pairs, "
                        f"got {self.padding!r}")
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (*self.kernel_size, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
