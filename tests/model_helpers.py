@@ -4,6 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc import entropy
+from jgc.models import HiFiC
+
 NARROW = dict(encoder_channels=(4, 8, 8, 8, 16), generator_channels=(16, 8, 8, 8, 4), num_residual_blocks=1)
 RNGS = {"params": jax.random.key(0), "noise": jax.random.key(1)}
 
@@ -39,3 +42,20 @@ def assert_finite_forward_and_gradients(model, x):
   for b in aux["bits"].values():
     assert b.shape == (x.shape[0],) and bool(jnp.all(b > 0))
   return variables, aux
+
+
+def float_side_info(model, variables, z_symbols, latent_hw):
+  """`(mean, scale indices)` of y from the hyper-latent's symbols, computed in float by the model's own
+  layers: the reference for the codec's exact fixed point (`jgc.codec.sideinfo`). Not for the
+  autoregressive prior, whose parameters need the decoded neighbours."""
+
+  def side_info(m):
+    prior = m.hyperprior if isinstance(m, HiFiC) else m
+    z_hat = entropy.dequantize(z_symbols, prior.z_prior.medians())
+    if isinstance(m, HiFiC):
+      mean, scale = prior.mean_scale(z_hat, latent_hw)
+    else:
+      mean, scale = m.mean_scale(None, m.hyper_parameters(z_hat, latent_hw))
+    return mean, entropy.scale_index(scale)
+
+  return model.apply(variables, method=side_info)

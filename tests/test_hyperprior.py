@@ -37,16 +37,20 @@ def test_sequential_decoding_reproduces_the_parallel_parameters():
   _, aux = jax.jit(lambda v, x: model.apply(v, x, train=False))(v, x)
   y_hat = aux["quantized"]["y"]
   hyper = model.apply(v, aux["quantized"]["z"], y_hat.shape[1:3], method="hyper_parameters")
-  mean_at = jax.jit(lambda w, h: model.apply(v, w, h, method="mean_scale_at"))
   k = CONTEXT_KERNEL // 2
+  # The masked context conv and the 1x1 entropy-parameter net over one position's 5x5 neighbourhood;
+  # the centre's parameters are that position's.
+  mean_scale = jax.jit(lambda w, h: model.apply(v, w, h, method="mean_scale"))
   _, hh, ww, _ = y_hat.shape
   decoded = jnp.zeros((1, hh + 2 * k, ww + 2 * k, y_hat.shape[-1]))
+  hyper = jnp.pad(hyper, ((0, 0), (k, k), (k, k), (0, 0)))
   means, scales = np.zeros(y_hat.shape), np.zeros(y_hat.shape)
   for i in range(hh):
     for j in range(ww):
       # The window holds only what a decoder has at this point: earlier positions.
-      m, s = mean_at(decoded[:, i : i + 2 * k + 1, j : j + 2 * k + 1], hyper[:, i : i + 1, j : j + 1])
-      means[:, i, j], scales[:, i, j] = m[:, 0, 0], s[:, 0, 0]
+      window = np.s_[:, i : i + 2 * k + 1, j : j + 2 * k + 1]
+      m, s = mean_scale(decoded[window], hyper[window])
+      means[:, i, j], scales[:, i, j] = m[:, k, k], s[:, k, k]
       decoded = decoded.at[:, i + k, j + k].set(y_hat[:, i, j])
   np.testing.assert_allclose(means, aux["mean"], atol=1e-5)
   np.testing.assert_allclose(scales, aux["scale"], atol=1e-5)

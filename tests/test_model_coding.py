@@ -6,7 +6,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from model_helpers import NARROW, image, init
+from model_helpers import NARROW, float_side_info, image, init
 
 from jgc import entropy
 from jgc.codec import CdfTables, IndexedCoder, factorized_tables, scale_tables
@@ -40,20 +40,13 @@ def test_hyperprior_models_round_trip_through_the_coder(model, prior_path):
   prior = entropy.FactorizedPrior(z_sym.shape[-1])
   prior_vars = {"params": functools.reduce(lambda p, k: p[k], prior_path, v["params"])}
   z_dec = _code(IndexedCoder(factorized_tables(prior, prior_vars)), z_sym, _channel_indices(z_sym))
-  mean, idx = model.apply(v, z_dec, y.shape[1:3], method="side_info")
+  mean, idx = float_side_info(model, v, z_dec, y.shape[1:3])
   assert idx.dtype == jnp.int32 and int(idx.min()) >= 0 and int(idx.max()) < 64
   y_sym = entropy.symbols(y, mean)
   y_dec = _code(GAUSS, y_sym, idx)
   x_dec = model.apply(v, jnp.asarray(y_dec), mean, hw, method="decode_latents")
   x_eval, _ = model.apply(v, x, train=False)
   np.testing.assert_allclose(x_dec, jnp.clip(x_eval, 0, 1), atol=1e-5)
-
-
-def test_autoregressive_side_info_is_refused_with_a_reason():
-  model = HyperpriorCodec(prior="autoregressive", channels=4, latent_channels=4)
-  v = init(model, image((1, 16, 16, 3)))
-  with pytest.raises(ValueError, match="position by position"):
-    model.apply(v, jnp.zeros((1, 1, 1, 4), jnp.int32), (1, 1), method="side_info")
 
 
 def test_gc_centre_indices_round_trip_through_the_coder():

@@ -17,13 +17,12 @@ import jax
 import jax.numpy as jnp
 
 from jgc.entropy import (
-  DISTRIBUTIONS,
-  FactorizedPrior,
-  add_uniform_noise,
-  dequantize,
-  quantize_around_mean,
-  scale_index,
-  symbols,
+    DISTRIBUTIONS,
+    FactorizedPrior,
+    add_uniform_noise,
+    dequantize,
+    quantize_around_mean,
+    symbols,
 )
 from jgc.models.coding import Coding, Factorized, SideInfoNet
 from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
@@ -151,12 +150,6 @@ class HiFiC(nn.Module):
   def hyper_symbols(self, y: jax.Array) -> jax.Array:
     """The hyper-latent's int32 symbols (relative to its medians) of latent `y`."""
     return symbols(self.hyperprior.analysis(y), self.hyperprior.z_prior.medians())
-
-  def side_info(self, z_symbols: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
-    """`(mean, scale indices)` of y from the hyper-latent's symbols; both sides of the coder run this."""
-    z_hat = dequantize(z_symbols, self.hyperprior.z_prior.medians())
-    mean, scale = self.hyperprior.mean_scale(z_hat, latent_hw)
-    return mean, scale_index(scale)
 
   def decode_latents(self, y_symbols: jax.Array, mean: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
     """The reconstruction in [0, 1] from y's symbols and the means they were coded around."""

@@ -25,7 +25,6 @@ from jgc.entropy import (
     add_uniform_noise,
     dequantize,
     gaussian_likelihood,
-    scale_index,
     symbols,
 )
 from jgc.models.coding import Coding, Factorized, SideInfoNet
@@ -157,20 +156,6 @@ class HyperpriorCodec(nn.Module):
     mean, scale = jnp.split(hyper, 2, axis=-1)
     return mean, scale
 
-  def mean_scale_at(self, y_window: jax.Array, hyper_at: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Autoregressive parameters at one position, for sequential decoding.
-
-    `y_window` is the `(B, 5, 5, M)` neighbourhood of the position (zeros
-    outside the latent and not yet decoded); `hyper_at` is `(B, 1, 1, 2M)`.
-    The masked conv's centre output over the window sees exactly what the
-    parallel forward sees at that position.
-    """
-    k = CONTEXT_KERNEL // 2
-    ctx = self.context(y_window)[:, k : k + 1, k : k + 1]
-    out = self.entropy_parameters(jnp.concatenate([hyper_at, ctx], axis=-1))
-    mean, scale = jnp.split(out, 2, axis=-1)
-    return mean, scale
-
   def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:
     h, w = x.shape[1:3]
     y, z = self._latents(x)
@@ -225,18 +210,6 @@ class HyperpriorCodec(nn.Module):
     """`(y, z_symbols)`: the latent, and the hyper-latent's int32 symbols (relative to its medians)."""
     y = self.analyze(x)
     return y, self.hyper_symbols(y)
-
-  def side_info(self, z_symbols: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
-    """`(mean, scale indices)` of y from the hyper-latent's symbols.
-
-    The autoregressive prior has no such map: its parameters need the
-    decoded neighbours, position by position (`mean_scale_at`).
-    """
-    if self.prior == "autoregressive":
-      raise ValueError("the autoregressive prior is coded position by position with mean_scale_at")
-    hyper = self.hyper_parameters(dequantize(z_symbols, self.z_prior.medians()), latent_hw)
-    mean, scale = self.mean_scale(None, hyper)
-    return mean, scale_index(scale)
 
   def decode_latents(self, y_symbols: jax.Array, mean: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
     """The reconstruction in [0, 1] from y's symbols and the means they were coded around."""
