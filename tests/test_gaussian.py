@@ -73,7 +73,6 @@ def test_lower_bound_gradient_passes_only_when_useful():
   np.testing.assert_array_equal(entropy.lower_bound(x, 1.0), [2.0, 1.0, 1.0])
 
 
-def test_bits_and_bpp():
+def test_bits():
   p = jnp.array([[0.5, 0.25, 1.0], [0.125, 0.5, 0.5]])
   np.testing.assert_allclose(entropy.bits(p), [3.0, 5.0])
-  np.testing.assert_allclose(entropy.bits_per_pixel(p.reshape(2, 1, 3, 1), 6), [0.5, 5 / 6])

@@ -17,7 +17,7 @@ from jgc.entropy.quantize import (
     round_ste,
     symbols,
 )
-from jgc.entropy.rate import bits, bits_per_pixel
+from jgc.entropy.rate import bits
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -25,7 +25,6 @@ __all__ = [
     "SCALE_TABLE",
     "add_uniform_noise",
     "bits",
-    "bits_per_pixel",
     "dequantize",
     "gaussian_likelihood",
     "logistic_likelihood",

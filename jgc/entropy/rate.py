@@ -1,8 +1,8 @@
-"""Rates from likelihoods: bits and bits per pixel.
+"""Rates from likelihoods: bits per image.
 
 HiFiC (TFC `models/hific/model.py`) divides bits by batch * H * W of the
-unpadded image; these helpers keep the batch axis so callers can average or
-apply the target-rate rule per image.
+unpadded image; `bits` keeps the batch axis so callers can average or apply
+the target-rate rule per image (`jgc.training.losses.bits_per_pixel`).
 """
 
 import jax
@@ -14,7 +14,3 @@ def bits(likelihood: jax.Array) -> jax.Array:
   per_element = -jnp.log2(likelihood)
   return per_element.reshape(per_element.shape[0], -1).sum(axis=1)
 
-
-def bits_per_pixel(likelihood: jax.Array, num_pixels: int) -> jax.Array:
-  """Bits per image pixel, shape `(B,)`; `num_pixels` is H * W of the unpadded image."""
-  return bits(likelihood) / num_pixels

@@ -5,8 +5,6 @@ HiFiC pads the image to a multiple of 16 by reflection (TFC
 outputs are cropped to the latent's size, so the image needs no padding to 64.
 """
 
-import math
-
 import jax
 import jax.numpy as jnp
 
@@ -25,7 +23,3 @@ def crop_to(x: jax.Array, height: int, width: int) -> jax.Array:
   """The top-left `height x width` of NHWC `x`."""
   return x[:, :height, :width, :]
 
-
-def latent_size(height: int, width: int, factor: int) -> tuple[int, int]:
-  """Spatial size of a latent after downsampling the padded image by `factor`."""
-  return math.ceil(height / factor), math.ceil(width / factor)
