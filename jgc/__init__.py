@@ -4,11 +4,15 @@
 """
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+  from jgc.codec.model import Model
 
 __version__ = "0.1.0"
 
 
-def load(path: str | os.PathLike):
+def load(path: str | os.PathLike) -> "Model":
   """The model bundle at `path` as a codec: `compress(image) -> bytes`, `decompress(data) -> image`,
   `estimate_bpp(image)`."""
   # Imported here: `import jgc` stays light for the modules that only need its submodules.

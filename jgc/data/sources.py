@@ -9,8 +9,9 @@ six photos that scikit-image ships inside its wheel.
 """
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import ml_collections
 import skimage
 import tensorflow_datasets as tfds
 
@@ -25,7 +26,7 @@ SAMPLE_FILES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
 class EncodedImages:
   """A random-access source: `source[i]` is `(name, encoded bytes)`."""
 
-  def __init__(self, names: Sequence[str], read):
+  def __init__(self, names: Sequence[str], read: Callable[[int], bytes]) -> None:
     self._names = list(names)
     self._read = read
 
@@ -79,7 +80,7 @@ def tfds_images(name: str, split: str, data_dir: str | None, image_key: str = "i
                        lambda i: source[i][image_key])
 
 
-def open_source(cfg) -> EncodedImages:
+def open_source(cfg: ml_collections.ConfigDict) -> EncodedImages:
   """The source a config's `data` block names: `folder`, `tfds_name`, or neither (embedded)."""
   if cfg.get("folder") and cfg.get("tfds_name"):
     raise DataError("set data.folder or data.tfds_name, not both")

@@ -11,6 +11,7 @@ negated values.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.interpolate import PchipInterpolator
 
 METHODS = ("cubic", "pchip")
@@ -33,7 +34,8 @@ def _area(rate: np.ndarray, metric: np.ndarray, lo: float, hi: float, method: st
   return float(PchipInterpolator(metric[order], np.log(rate[order])).integrate(lo, hi))
 
 
-def bd_rate(rate_ref, metric_ref, rate_test, metric_test, method: str = "cubic") -> float:
+def bd_rate(rate_ref: ArrayLike, metric_ref: ArrayLike, rate_test: ArrayLike, metric_test: ArrayLike,
+            method: str = "cubic") -> float:
   """Percent rate change of `test` against `ref` at equal metric (negative: test saves bits).
 
   Needs at least 4 points per curve, positive rates, and overlapping metric ranges.
@@ -52,7 +54,7 @@ def bd_rate(rate_ref, metric_ref, rate_test, metric_test, method: str = "cubic")
   return float((np.exp((areas[1] - areas[0]) / (hi - lo)) - 1) * 100)
 
 
-def rate_difference(rate_ref, metric_ref, rate: float, metric: float) -> float:
+def rate_difference(rate_ref: ArrayLike, metric_ref: ArrayLike, rate: float, metric: float) -> float:
   """Percent rate change of one operating point against a reference curve at
   its metric: BD-rate's fit, evaluated at a point, for a single model."""
   rate_ref, metric_ref = np.asarray(rate_ref, np.float64), np.asarray(metric_ref, np.float64)

@@ -10,6 +10,8 @@ bytes and no coder here: models stay free of the codec.
 """
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from jgc.models.transforms import FACTOR
 
@@ -90,7 +92,7 @@ class Coding:
       raise ValueError(f"unknown side_info {self.side_info!r}; expected one of {SIDE_INFO}")
 
 
-def params_at(params, path: tuple[str, ...]):
+def params_at(params: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any]:
   """The sub-tree of `params` at `path`."""
   for name in path:
     params = params[name]

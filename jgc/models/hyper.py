@@ -1,11 +1,11 @@
-"""Hyper-analysis and hyper-synthesis transforms (Ballé 2018 §3; Minnen 2018 §2).
+"""Hyper-analysis and hyper-synthesis transforms (Ballé 2018 §3; Minnen 2018 §2), and a (y, z) model's `aux`.
 
 HiFiC uses them with 320 channels and ReLU (TFC `models/hific/archs.py`);
 mbt2018 with LeakyReLU and widths M, 3M/2 (CompressAI `models/google.py`).
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -14,8 +14,10 @@ import jax.numpy as jnp
 from jgc.entropy import bits
 from jgc.models.convs import Conv, ConvTranspose
 
+Pair = tuple[jax.Array, jax.Array]  # (for y, for z)
 
-def activation(name: str, negative_slope: float = 0.2):
+
+def activation(name: str, negative_slope: float = 0.2) -> Callable[[jax.Array], jax.Array]:
   """"relu" or "leaky_relu" (jgc's slope 0.2; CompressAI's models use PyTorch's 0.01)."""
   if name == "relu":
     return nn.relu
@@ -61,7 +63,8 @@ class HyperSynthesis(nn.Module):
     return Conv(self.out_channels, (3, 3), padding=self.padding, dtype=self.dtype)(z).astype(jnp.float32)
 
 
-def hyperprior_aux(*, latents, quantized, likelihoods, rounded_likelihoods, mean, scale) -> dict:
+def hyperprior_aux(*, latents: Pair, quantized: Pair, likelihoods: Pair, rounded_likelihoods: Pair, mean: jax.Array,
+                   scale: jax.Array) -> dict:
   """The `aux` of a two-level (y, z) model; each pair is `(for y, for z)`."""
   return {
       "latents": _pair(latents),
@@ -73,5 +76,5 @@ def hyperprior_aux(*, latents, quantized, likelihoods, rounded_likelihoods, mean
   }
 
 
-def _pair(values, f=lambda v: v) -> dict:
+def _pair(values: Pair, f: Callable[[jax.Array], jax.Array] = lambda v: v) -> dict[str, jax.Array]:
   return {"y": f(values[0]), "z": f(values[1])}

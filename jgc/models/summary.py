@@ -7,11 +7,13 @@ summarizes in seconds. The last line is one JSON object.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -22,11 +24,11 @@ _CONSOLE = {"width": 140, "force_terminal": False}
 _SIZE = flags.DEFINE_integer("size_px", 256, "Input height and width for the summary.")
 
 
-def _count(tree) -> int:
+def _count(tree: Any) -> int:
   return int(sum(x.size for x in jax.tree.leaves(tree)))
 
 
-def summarize(config, size_px: int = 256) -> tuple[str, dict]:
+def summarize(config: ml_collections.ConfigDict, size_px: int = 256) -> tuple[str, dict]:
   """Returns the printed table and the totals of `config.model` and `config.discriminator`."""
   model = build_model(config.model)
   x = jnp.zeros((1, size_px, size_px, 3))
@@ -47,7 +49,7 @@ def summarize(config, size_px: int = 256) -> tuple[str, dict]:
   return table, totals
 
 
-def main(argv):
+def main(argv: Sequence[str]) -> None:
   del argv
   table, totals = summarize(_CONFIG.value, _SIZE.value)
   print(table)
