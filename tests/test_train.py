@@ -192,6 +192,32 @@ def test_guard_names_the_term_and_freezes_the_state(samples):
   leaves_close(after.params, state.params, rtol=0, atol=0)
 
 
+def test_the_step_is_pure_and_its_guarded_names_are_fixed_when_it_is_built():
+  c = config("hific", "tiny")
+  trainer = loop.build_trainer(c)
+  # Known before any trace: every term of the objective, D's loss, both gradient norms and the parameters.
+  names = ("discriminator", "discriminator_gradients", "gan", "generator_gradients", "lpips", "mse", "quantiles",
+           "rate", "updated_parameters")
+  assert tuple(trainer.guarded) == names
+  pieces = repr(trainer)
+  images = np.random.default_rng(0).integers(0, 256, (loop.images_per_step(c), 64, 64, 3), dtype=np.uint8)
+  state = jax.jit(trainer.init)(jax.random.key(0), images[:c.batch_size])
+  first = jax.jit(trainer.step)(state, images)
+  # Tracing and running the step changed none of its pieces.
+  assert tuple(trainer.guarded) == names and repr(trainer) == pieces
+  # A second build from the same config is the same step, bit for bit.
+  second = jax.jit(loop.build_trainer(c).step)(state, images)
+  for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(second), strict=True):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_loss_field_no_term_reads_is_refused():
+  c = config("bmshj2018", "tiny")
+  c.loss.mse_wieght = 1.0
+  with pytest.raises(ValueError, match=r"unknown loss fields \['mse_wieght'\]"):
+    loop.build_trainer(c)
+
+
 def test_stage_two_starts_from_the_stage_one_autoencoder(tmp_path, samples):
   stage1 = config("hific", "stage1,tiny", num_steps=2, checkpoint_every_steps=2)
   first = loop.train(stage1, str(tmp_path / "one"), source=samples)

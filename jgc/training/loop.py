@@ -29,7 +29,7 @@ from jgc.data.sources import EncodedImages
 from jgc.io import paths
 from jgc.models import build_discriminator, build_model
 from jgc.training import checkpoints, summaries
-from jgc.training.step import Trainer, TrainState, make_trainer
+from jgc.training.step import Trainer, TrainState, images_per_step, make_trainer
 
 IMAGES_SHOWN = 4
 
@@ -56,11 +56,6 @@ def build_trainer(config) -> Trainer:
   dtype = config.compute_dtype
   disc = build_discriminator(config.discriminator, dtype) if config.discriminator is not None else None
   return make_trainer(build_model(config.model, dtype), disc, config)
-
-
-def images_per_step(config) -> int:
-  """Global images read per step: twice the batch with a discriminator (one sub-batch each)."""
-  return config.batch_size * (1 if config.discriminator is None else 2)
 
 
 def check_batch(config, *, num_devices: int, num_hosts: int) -> None:
