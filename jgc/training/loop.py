@@ -13,19 +13,22 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import grain
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from clu import parameter_overview
+from etils import epath
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jgc.data import train_dataset
-from jgc.data.sources import EncodedImages
+from jgc.data import BadRecords, EncodedImages, train_dataset
 from jgc.io import paths
 from jgc.models import build_discriminator, build_model
 from jgc.training import checkpoints, summaries
@@ -51,14 +54,14 @@ def make_mesh(devices: list | None = None) -> Mesh:
   return Mesh(np.asarray(devices if devices is not None else jax.devices()), ("data",))
 
 
-def build_trainer(config) -> Trainer:
+def build_trainer(config: ml_collections.ConfigDict) -> Trainer:
   """The config's model, discriminator (or none), losses and optimizers."""
   dtype = config.compute_dtype
   disc = build_discriminator(config.discriminator, dtype) if config.discriminator is not None else None
   return make_trainer(build_model(config.model, dtype), disc, config)
 
 
-def check_batch(config, *, num_devices: int, num_hosts: int) -> None:
+def check_batch(config: ml_collections.ConfigDict, *, num_devices: int, num_hosts: int) -> None:
   """Raises unless every device gets whole images (and, with D, as many for D as for G)."""
   n = images_per_step(config)
   per_device = 2 if config.discriminator is not None else 1
@@ -70,7 +73,7 @@ def check_batch(config, *, num_devices: int, num_hosts: int) -> None:
 
 
 @contextlib.contextmanager
-def _writing(path: str | os.PathLike):
+def _writing(path: str | os.PathLike) -> Iterator[None]:
   """Turns a failed write inside into `CannotWrite`, naming the file (else `path`) and the OS's reason."""
   try:
     yield
@@ -81,7 +84,7 @@ def _writing(path: str | os.PathLike):
     raise CannotWrite(f"cannot write {getattr(e, 'filename', None) or path}: {reason}") from None
 
 
-def _first_difference(theirs, ours, name: str) -> str | None:
+def _first_difference(theirs: Any, ours: Any, name: str) -> str | None:
   if isinstance(theirs, dict) and isinstance(ours, dict):
     for key in [*theirs, *(k for k in ours if k not in theirs)]:
       found = _first_difference(theirs.get(key), ours.get(key), f"{name}.{key}")
@@ -92,7 +95,7 @@ def _first_difference(theirs, ours, name: str) -> str | None:
       f"{name} is {json.dumps(theirs)} in its config.json and {json.dumps(ours)} in this config"
 
 
-def _check_workdir(config, workdir: str) -> None:
+def _check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Refuses, before anything is written, a workdir whose config.json holds another model or discriminator.
 
   Its checkpoints could not be restored into this config's models, and `jgc export`
@@ -124,7 +127,7 @@ def _check_writable(workdir: str) -> None:
     probe.unlink()
 
 
-def _restore(manager: ocp.CheckpointManager, abstract: TrainState, iterator) -> TrainState:
+def _restore(manager: ocp.CheckpointManager, abstract: TrainState, iterator: grain.DatasetIterator) -> TrainState:
   step = manager.latest_step()
   mine = f"process_{jax.process_index()}-of-{jax.process_count()}.json"
   # A checkpoint from another number of hosts restores the state, but not the
@@ -194,7 +197,7 @@ def _raise_if_bad(state: TrainState, trainer: Trainer, manager: ocp.CheckpointMa
 
 
 @contextlib.contextmanager
-def _preemption_notice():
+def _preemption_notice() -> Iterator[Callable[[int], bool]]:
   """Yields `preempted(step)`, true once the run must save and stop.
 
   One process: after a SIGTERM (a spot VM's or SLURM's warning). Several:
@@ -216,7 +219,8 @@ def _preemption_notice():
     signal.signal(signal.SIGTERM, previous)
 
 
-def train(config, workdir: str, *, devices: list | None = None, source: EncodedImages | None = None) -> TrainState:
+def train(config: ml_collections.ConfigDict, workdir: str, *, devices: list | None = None,
+          source: EncodedImages | None = None) -> TrainState:
   """Trains `config` in `workdir` (config.json, checkpoints/, tensorboard/), resuming if it holds a checkpoint.
 
   Args:
@@ -236,7 +240,6 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   mesh = make_mesh(devices)
   check_batch(config, num_devices=mesh.size, num_hosts=jax.process_count())
   _check_writable(workdir)
-  replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
   logging.info("building the model ...")
   trainer = build_trainer(config)
   per_host = images_per_step(config) // jax.process_count()
@@ -244,81 +247,100 @@ def train(config, workdir: str, *, devices: list | None = None, source: EncodedI
   dataset, bad_records = train_dataset(
       config.data, batch_size=per_host, crop_px=config.crop_px, seed=config.seed, source=source)
   iterator = iter(dataset)
-
-  sample = jnp.zeros((1, config.crop_px, config.crop_px, 3), jnp.uint8)
-  key = jax.random.key(config.seed)
-  init = jax.jit(trainer.init, out_shardings=replicated)
-  abstract = jax.eval_shape(trainer.init, key, sample)
-  abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), abstract)
   with _writing(checkpoints.directory(workdir)):
     manager = checkpoints.manager(workdir, keep=config.keep_checkpoints)
-  if manager.latest_step() is not None:
-    state = _restore(manager, abstract, iterator)
-  else:
-    logging.info("initializing the parameters (compiling the model: about a minute on a CPU the first time) ...")
-    state = init(key, sample)
-    if config.init_from:
-      state = _init_from(config.init_from, trainer, state, replicated)
+  state = _first_state(config, trainer, manager, iterator, NamedSharding(mesh, P()))
   if jax.process_index() == 0:
-    # What `jgc export` rebuilds the model from; written once the checkpoint, if any, fits this config.
-    config_json = paths.resolve(workdir) / "config.json"
-    with _writing(config_json):
-      paths.write_bytes(config_json, config.to_json_best_effort(indent=2).encode())
+    # Once the checkpoint, if any, has restored: the config then fits it.
+    _write_config(config, workdir)
     _write_parameters(workdir, trainer, state)
-
-  step_fn = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
-  reconstruct = jax.jit(trainer.reconstruct)
   logdir = paths.resolve(workdir) / "tensorboard"
   with _writing(logdir):
     writer = summaries.Writer(logdir)
-  step = int(state.step)
-  progress = summaries.Progress(step, config.num_steps)
-  averages = summaries.Averages()
   with contextlib.ExitStack() as cleanup:
     cleanup.enter_context(checkpoints.quiet_failed_writes())
     preempted = cleanup.enter_context(_preemption_notice())
     # Closing waits for the last save, so it reports a failed one too (`_writing` also wraps functions).
     cleanup.callback(_writing(manager.directory)(manager.close))
     cleanup.callback(_writing(logdir)(writer.close))
-    if step < config.num_steps:
-      logging.info("compiling the training step (about a minute on a CPU the first time) ...")
-    first = step + 1
-    while step < config.num_steps:
-      local = next(iterator)
-      state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local))
-      averages.add(metrics)
-      step += 1
-      if step == first:
-        jax.block_until_ready(state)  # the step runs asynchronously; its end is where the measured steps begin
-        progress.first_step_done(step)
-      last = step == config.num_steps
-      if step % config.log_every_steps == 0 or last:
-        _raise_if_bad(state, trainer, manager)
-        values = averages.pop()
-        rate = progress.rate(step)
-        if rate is not None:
-          values.update(steps_per_s=rate, images_per_s=rate * images_per_step(config))
-        values.update(skipped_records=bad_records.count)
-        with _writing(logdir):
-          writer.scalars(step, values)
-        progress.log(step, rate, values)
-        with _writing(manager.directory):
-          manager.check_for_errors()  # a background save that failed stops the run now, not at the next save
-      if step % config.image_every_steps == 0 or last:
-        shown = local[:: 2 if trainer.disc is not None else 1][:IMAGES_SHOWN]
-        reconstruction = jax.device_get(reconstruct(state.params, shown))
-        with _writing(logdir):
-          writer.images(step, "original", shown / 255.0)
-          writer.images(step, "reconstruction", reconstruction)
-      stop = preempted(step)
-      if step % config.checkpoint_every_steps == 0 or last or stop:
-        _raise_if_bad(state, trainer, manager)
-        with _writing(manager.directory):
-          manager.save(step, args=ocp.args.Composite(
-              state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)), force=stop)
-      if stop:
-        logging.warning("preempted: saved step %d in %s; the same command resumes from it", step, manager.directory)
-        break
+    state = _run_steps(config, trainer, state, mesh, iterator, bad_records, preempted=preempted, manager=manager,
+                       writer=writer, logdir=logdir)
     with _writing(manager.directory):
       manager.wait_until_finished()
   return state
+
+
+def _first_state(config: ml_collections.ConfigDict, trainer: Trainer, manager: ocp.CheckpointManager,
+                 iterator: grain.DatasetIterator, replicated: NamedSharding) -> TrainState:
+  """The latest checkpoint's state (and input position), else a fresh one, from `config.init_from`'s model if set."""
+  sample = jnp.zeros((1, config.crop_px, config.crop_px, 3), jnp.uint8)
+  key = jax.random.key(config.seed)
+  if manager.latest_step() is not None:
+    abstract = jax.eval_shape(trainer.init, key, sample)
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), abstract)
+    return _restore(manager, abstract, iterator)
+  logging.info("initializing the parameters (compiling the model: about a minute on a CPU the first time) ...")
+  state = jax.jit(trainer.init, out_shardings=replicated)(key, sample)
+  if config.init_from:
+    state = _init_from(config.init_from, trainer, state, replicated)
+  return state
+
+
+def _write_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Writes `workdir/config.json`: what `jgc export` rebuilds the model from."""
+  path = paths.resolve(workdir) / "config.json"
+  with _writing(path):
+    paths.write_bytes(path, config.to_json_best_effort(indent=2).encode())
+
+
+def _run_steps(config: ml_collections.ConfigDict, trainer: Trainer, state: TrainState, mesh: Mesh,
+               iterator: grain.DatasetIterator, bad_records: BadRecords, *, preempted: Callable[[int], bool],
+               manager: ocp.CheckpointManager, writer: summaries.Writer, logdir: epath.Path) -> TrainState:
+  """Steps to `config.num_steps`, or to a preemption; logs, shows images and saves checkpoints on schedule."""
+  replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+  step_fn = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
+  reconstruct = jax.jit(trainer.reconstruct)
+  step = int(state.step)
+  progress = summaries.Progress(step, config.num_steps)
+  averages = summaries.Averages()
+  if step < config.num_steps:
+    logging.info("compiling the training step (about a minute on a CPU the first time) ...")
+  first = step + 1
+  while step < config.num_steps:
+    local = next(iterator)
+    state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local))
+    averages.add(metrics)
+    step += 1
+    if step == first:
+      jax.block_until_ready(state)  # the step runs asynchronously; its end is where the measured steps begin
+      progress.first_step_done(step)
+    last = step == config.num_steps
+    if step % config.log_every_steps == 0 or last:
+      _raise_if_bad(state, trainer, manager)
+      values = averages.pop()
+      rate = progress.rate(step)
+      if rate is not None:
+        values.update(steps_per_s=rate, images_per_s=rate * images_per_step(config))
+      values.update(skipped_records=bad_records.count)
+      with _writing(logdir):
+        writer.scalars(step, values)
+      progress.log(step, rate, values)
+      with _writing(manager.directory):
+        manager.check_for_errors()  # a background save that failed stops the run now, not at the next save
+    if step % config.image_every_steps == 0 or last:
+      shown = local[:: 2 if trainer.disc is not None else 1][:IMAGES_SHOWN]
+      reconstruction = jax.device_get(reconstruct(state.params, shown))
+      with _writing(logdir):
+        writer.images(step, "original", shown / 255.0)
+        writer.images(step, "reconstruction", reconstruction)
+    stop = preempted(step)
+    if step % config.checkpoint_every_steps == 0 or last or stop:
+      _raise_if_bad(state, trainer, manager)
+      with _writing(manager.directory):
+        manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)), force=stop)
+    if stop:
+      logging.warning("preempted: saved step %d in %s; the same command resumes from it", step, manager.directory)
+      break
+  return state
+
