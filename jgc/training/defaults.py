@@ -45,12 +45,26 @@ def base() -> ml_collections.ConfigDict:
   config.compute_dtype = "float32"
   # A stage-1 workdir: its autoencoder and entropy models initialize this run.
   config.init_from = config_dict.placeholder(str)
+  config.data = _data()
+  # None: no adversarial part (rate-distortion training, or HiFiC's stage 1).
+  config.discriminator = None
+  config.loss = _loss()
+  config.optim = _optim()
+  config.log_every_steps = 100
+  config.image_every_steps = 5_000
+  config.checkpoint_every_steps = 5_000
+  config.keep_checkpoints = 3
+  return config
 
-  # No folder and no TFDS name: the embedded sample set (scikit-image's photos).
-  # A reader thread per core of the host that builds the config: decoding and
-  # cropping 256-px images for an accelerator needs every core, and the batches
-  # do not depend on the number of threads.
-  config.data = ml_collections.ConfigDict(dict(
+
+def _data() -> ml_collections.ConfigDict:
+  """No folder and no TFDS name: the embedded sample set (scikit-image's photos).
+
+  A reader thread per core of the host that builds the config: decoding and
+  cropping 256-px images for an accelerator needs every core, and the batches
+  do not depend on the number of threads.
+  """
+  return ml_collections.ConfigDict(dict(
       folder=config_dict.placeholder(str),
       tfds_name=config_dict.placeholder(str),
       data_dir=config_dict.placeholder(str),
@@ -60,10 +74,11 @@ def base() -> ml_collections.ConfigDict:
       num_threads=host_cores(),
       prefetch=64,
   ))
-  # None: no adversarial part (rate-distortion training, or HiFiC's stage 1).
-  config.discriminator = None
 
-  config.loss = ml_collections.ConfigDict(dict(
+
+def _loss() -> ml_collections.ConfigDict:
+  """Every loss weight at 0 but the rate's; the step reads them as `jgc.training.step.LossWeights`."""
+  return ml_collections.ConfigDict(dict(
       # Rate weight: lambda_a above target_bpp, lambda_b below it; with no
       # target, lambda_a always. Both multiply bits per pixel.
       target_bpp=config_dict.placeholder(float),
@@ -81,7 +96,11 @@ def base() -> ml_collections.ConfigDict:
       kl_weight=0.0,  # on KL nats per pixel
       sparsity_weight=0.0,
   ))
-  config.optim = ml_collections.ConfigDict(dict(
+
+
+def _optim() -> ml_collections.ConfigDict:
+  """Adam for the model, its quantiles and D (see `jgc.training.optimizers`)."""
+  return ml_collections.ConfigDict(dict(
       lr=1e-4,
       quantiles_lr=1e-4,
       discriminator_lr=1e-4,
@@ -92,11 +111,6 @@ def base() -> ml_collections.ConfigDict:
       decay_factor=0.1,
       clip_norm=config_dict.placeholder(float),
   ))
-  config.log_every_steps = 100
-  config.image_every_steps = 5_000
-  config.checkpoint_every_steps = 5_000
-  config.keep_checkpoints = 3
-  return config
 
 
 def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
