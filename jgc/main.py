@@ -10,6 +10,7 @@ slice, or GPU processes started with JAX's coordinator variables), pass
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
 import jax
 from absl import app, flags
@@ -26,7 +27,7 @@ _MULTIHOST = flags.DEFINE_bool(
     "Call jax.distributed.initialize() first (default: when JAX_COORDINATOR_ADDRESS is set).")
 
 
-def main(argv):
+def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # Orbax and grain log every save through absl at INFO, gcsfs every read; keep jgc's own lines.

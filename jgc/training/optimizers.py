@@ -8,28 +8,29 @@ set, applies to the transforms and to D, never to the quantiles.
 """
 
 import jax
+import ml_collections
 import optax
 
 QUANTILES = "quantiles"
 
 
-def learning_rate(lr: float, optim) -> optax.Schedule:
+def learning_rate(lr: float, optim: ml_collections.ConfigDict) -> optax.Schedule:
   """`lr`, times `decay_factor` from `decay_steps` on (HiFiC: x0.1 after 500k steps)."""
   return optax.piecewise_constant_schedule(lr, {int(optim.decay_steps): float(optim.decay_factor)})
 
 
-def _adam(lr: float, optim) -> optax.GradientTransformation:
+def _adam(lr: float, optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
   adam = optax.adam(learning_rate(lr, optim), b1=optim.b1, b2=optim.b2)
   if optim.clip_norm is None:
     return adam
   return optax.chain(optax.clip_by_global_norm(optim.clip_norm), adam)
 
 
-def _label(path, _) -> str:
+def _label(path: jax.tree_util.KeyPath, _: object) -> str:
   return QUANTILES if getattr(path[-1], "key", None) == QUANTILES else "transforms"
 
 
-def model_optimizer(optim) -> optax.GradientTransformation:
+def model_optimizer(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Adam for the codec model's parameters, the quantiles on their own chain."""
   return optax.multi_transform(
       {"transforms": _adam(optim.lr, optim),
@@ -37,6 +38,6 @@ def model_optimizer(optim) -> optax.GradientTransformation:
       lambda params: jax.tree_util.tree_map_with_path(_label, params))
 
 
-def discriminator_optimizer(optim) -> optax.GradientTransformation:
+def discriminator_optimizer(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Adam for D, with the same schedule (TFC `_make_discriminator_optimizer`)."""
   return _adam(optim.discriminator_lr, optim)
