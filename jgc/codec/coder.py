@@ -64,7 +64,8 @@ class IndexedCoder:
     decoder = self.decoder(data)
     return self.decode_from(decoder, indices)
 
-  def encode_into(self, encoder, symbols: np.ndarray, indices: np.ndarray) -> None:
+  def encode_into(self, encoder: constriction.stream.queue.RangeEncoder, symbols: np.ndarray,
+                  indices: np.ndarray) -> None:
     """Appends one chunk to a running `RangeEncoder`: autoregressive models code
     position by position, each chunk's indices known only once the previous
     chunks are decoded."""
@@ -84,13 +85,13 @@ class IndexedCoder:
     _encode_escapes(encoder, sorted_symbols[out].astype(np.int64))
 
   @staticmethod
-  def decoder(data: bytes):
+  def decoder(data: bytes) -> constriction.stream.queue.RangeDecoder:
     """A `RangeDecoder` over a coded stream, for `decode_from`."""
     if len(data) % 4:
       raise StreamError(f"a coded stream is a whole number of 32-bit words, got {len(data)} bytes")
     return constriction.stream.queue.RangeDecoder(np.frombuffer(data, "<u4").astype(np.uint32))
 
-  def decode_from(self, decoder, indices: np.ndarray) -> np.ndarray:
+  def decode_from(self, decoder: constriction.stream.queue.RangeDecoder, indices: np.ndarray) -> np.ndarray:
     """Reads the next chunk written by `encode_into`, for these table indices."""
     indices = np.asarray(indices)
     shape = indices.shape
@@ -145,7 +146,7 @@ def _bit_length(u: np.ndarray) -> np.ndarray:
   return n
 
 
-def _encode_escapes(encoder, values: np.ndarray) -> None:
+def _encode_escapes(encoder: constriction.stream.queue.RangeEncoder, values: np.ndarray) -> None:
   if not values.size:
     return
   u = _zigzag(values)
@@ -163,7 +164,7 @@ def _encode_escapes(encoder, values: np.ndarray) -> None:
     shift += _CHUNK_BITS
 
 
-def _decode_escapes(decoder, n: int) -> np.ndarray:
+def _decode_escapes(decoder: constriction.stream.queue.RangeDecoder, n: int) -> np.ndarray:
   if not n:
     return np.zeros(0, np.int64)
   nbits = decoder.decode(_Uniform(_MAX_BITS + 1), n).astype(np.int64)

@@ -17,6 +17,7 @@ tests compare both paths.
 """
 
 import functools
+import types
 from collections.abc import Mapping
 
 import jax
@@ -46,7 +47,9 @@ def from_fixed(x: np.ndarray, bits: int = ACT_BITS) -> np.ndarray:
   return (np.asarray(x, np.float64) / 2.0**bits).astype(np.float32)
 
 
-def _activate(x, activation: str | None, negative_slope: float, xp):
+def _activate(x: np.ndarray | jax.Array, activation: str | None, negative_slope: float,
+              xp: types.ModuleType) -> np.ndarray | jax.Array:
+  """`xp`: numpy or jax.numpy, the module of `x`."""
   if activation is None:
     return x
   if activation == "relu":

@@ -13,11 +13,11 @@ at least one count, so any value can be coded.
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from jgc.entropy import gaussian
+from jgc.entropy import FactorizedPrior, gaussian
 
 DEFAULT_PRECISION = 16
 
@@ -43,7 +43,7 @@ class CdfTables:
   offsets: np.ndarray
   precision: int
 
-  def __post_init__(self):
+  def __post_init__(self) -> None:
     _validate(self)
 
   @property
@@ -165,7 +165,7 @@ def _logistic_cdf(x: np.ndarray) -> np.ndarray:
 _CDFS = {"gaussian": _normal_cdf, "logistic": _logistic_cdf}
 
 
-def _upper_quantile(cdf, q: float) -> float:
+def _upper_quantile(cdf: Callable[[np.ndarray], np.ndarray], q: float) -> float:
   """The z with P(Z > z) = q for the standardized `cdf`, by bisection (no scipy needed)."""
   lo, hi = 0.0, 40.0
   for _ in range(200):
@@ -194,7 +194,7 @@ def _validate(t: CdfTables) -> None:
 MAX_FACTORIZED_HALF_WIDTH = 2048
 
 
-def factorized_tables(prior, variables, precision: int = DEFAULT_PRECISION) -> CdfTables:
+def factorized_tables(prior: FactorizedPrior, variables: dict, precision: int = DEFAULT_PRECISION) -> CdfTables:
   """Tables for a trained `FactorizedPrior`, one per channel.
 
   Each channel's table spans its learned tail quantiles, relative to the
