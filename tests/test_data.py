@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jgc.data import DataError, EncodedImages, embedded_samples, eval_images, open_source, train_dataset
+from jgc.data import DataError, EncodedImages, embedded_samples, open_source, train_dataset
 from jgc.data.preprocess import random_crop
 from jgc.io import image_files
 from jgc.training import defaults
@@ -33,6 +33,11 @@ def _cfg(**kw):
   return ml_collections.ConfigDict({"folder": None, "tfds_name": None, "num_threads": 2, "prefetch": 8, **kw})
 
 
+def _images(source):
+  """Every image of a source, decoded whole."""
+  return [image_files.decode(source[i][1], source[i][0])[0] for i in range(len(source))]
+
+
 def _ids(batch):
   return [int(img[0, 0, 0]) for img in batch]
 
@@ -40,7 +45,8 @@ def _ids(batch):
 def test_embedded_samples_need_no_download_and_are_the_default():
   src = embedded_samples()
   assert len(src) == 6
-  names = [name for name, _ in eval_images(_cfg())]
+  default = open_source(_cfg())
+  names = [default[i][0] for i in range(len(default))]
   assert names[0] == "astronaut.png" and len(names) == 6
   ds, bad = train_dataset(_cfg(), batch_size=3, crop_px=64, seed=0)
   batch = next(iter(ds))
@@ -148,7 +154,7 @@ def test_folder_is_prepared_with_conversions_and_skips(messy_folder, tmp_path_fa
   for name in ("corrupt.png", "truncated.jpg", "rgba.png", "deep.png"):
     assert name in messages
   assert "2 of 9 files skipped" in messages
-  images = [img for _, img in eval_images(cfg, src)]
+  images = _images(src)
   assert all(img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8 for img in images)
   assert {img.shape[:2] for img in images} == {(48, 64), (3, 2)}
   batch = next(iter(train_dataset(cfg, batch_size=7, crop_px=32, seed=0, source=src)[0]))
@@ -188,7 +194,7 @@ def test_kodak_folder_reads_whole_images_unchanged(tmp_path):
   if not os.path.isdir(KODAK):
     pytest.fail(f"{KODAK} is missing: run tests from the project root beside ../shared")
   cfg = _cfg(folder=KODAK, cache_dir=str(tmp_path))
-  got = {img.tobytes(): img.shape for _, img in eval_images(cfg)}
+  got = {img.tobytes(): img.shape for img in _images(open_source(cfg))}
   files = sorted(f for f in os.listdir(KODAK) if f.endswith(".png"))
   want = {image_files.read(os.path.join(KODAK, f))[0].tobytes() for f in files}
   assert len(got) == len(files) == 24 and set(got) == want

@@ -1,4 +1,4 @@
-"""Per-host batches of uint8 NHWC training crops, and whole images for evaluation.
+"""Per-host batches of uint8 NHWC training crops.
 
 The pipeline is a grain `MapDataset`: the source is sliced by
 `jax.process_index()` / `jax.process_count()` (disjoint, complete shards),
@@ -13,7 +13,6 @@ each and counted in `BadRecords`; a run never dies on one file.
 
 import logging
 import threading
-from collections.abc import Iterator
 
 import grain
 import jax
@@ -90,14 +89,3 @@ def train_dataset(
   options = grain.ReadOptions(num_threads=cfg.get("num_threads", 2), prefetch_buffer_size=cfg.get("prefetch", 64))
   ds = ds.to_iter_dataset(options).batch(batch_size, drop_remainder=True)
   return ds, bad
-
-
-def eval_images(cfg, source: EncodedImages | None = None) -> Iterator[tuple[str, np.ndarray]]:
-  """Whole images, unchanged, as `(name, HxWx3 uint8)`; unreadable ones are skipped with a warning."""
-  source = source if source is not None else open_source(cfg)
-  bad = BadRecords()
-  for i in range(len(source)):
-    record = source[i]
-    image = _decoded(record, bad)
-    if image is not None:
-      yield record[0], image
