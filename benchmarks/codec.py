@@ -1,4 +1,4 @@
-"""Compress and decompress one 768x512 Kodak image, stage by stage, and the
+"""Compress and decompress one 768x512 Kodak image, phase by phase, and the
 whole `jgc compress` / `jgc decompress` processes, cold and warm.
 
     python benchmarks/codec.py [--image PATH] [--skip_hific] [--skip_autoregressive]
@@ -9,11 +9,13 @@ mbt2018-mean at q1-4, as `benchmarks/peers/compressai_step.py` codes it) and
 the joint autoregressive one (N=M=192, q1-4). Each is run once to compile,
 then timed. `cli` runs the mean-scale model's `jgc compress` and `jgc
 decompress` as fresh processes, first with an empty compilation cache
-(`cold`), then again (`warm`): whole-process seconds and peak RSS. Stages: transforms (the jitted
-encoder / decoder), side_info (the exact fixed-point hyper-synthesis and
-scale indices; for the autoregressive model, the per-position context),
-coding (range coder), io (writing and reading the file). Last line: one
-JSON object with `encode_s` and `decode_s` per model.
+(`cold`), then again (`warm`): whole-process seconds and peak RSS. Phases
+(`jgc.codec.phases`, recorded while the codec runs): analysis and
+hyper_analysis (the jitted encoder), side_info (the exact fixed-point
+hyper-synthesis and scale indices; for the autoregressive model, the
+per-position context), range_coding, synthesis (the jitted decoder); io:
+writing and reading the file. Last line: one JSON object with `encode_s` and
+`decode_s` per model.
 """
 
 import argparse
@@ -27,7 +29,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-from jgc.codec import bundle
+from jgc.codec import bundle, phases
 from jgc.codec.compressor import Codec
 from jgc.io import image_files
 from jgc.models import build_model
@@ -50,9 +52,10 @@ def random_bundle(cfg: dict) -> bytes:
 
 def measure(cfg: dict, image) -> dict:
   codec = Codec(bundle.parse(random_bundle(cfg)))
-  codec.decompress(codec.compress(image)[0])  # compile
+  codec.decompress(codec.compress(image))  # compile
   t = time.perf_counter()
-  data, enc = codec.compress(image)
+  with phases.recording() as encode_phases:
+    data = codec.compress(image)
   encode_s = time.perf_counter() - t
   path = os.path.join(tempfile.mkdtemp(), "image.jgc")
   t = time.perf_counter()
@@ -62,11 +65,16 @@ def measure(cfg: dict, image) -> dict:
     data = f.read()
   io_s = time.perf_counter() - t
   t = time.perf_counter()
-  decoded, dec = codec.decompress(data)
+  with phases.recording() as decode_phases:
+    decoded = codec.decompress(data)
   decode_s = time.perf_counter() - t
   assert decoded.shape == image.shape
   return {"encode_s": round(encode_s, 3), "decode_s": round(decode_s, 3), "io_s": round(io_s, 4),
-          "bytes": len(data), "encode_stages": enc.as_dict(), "decode_stages": dec.as_dict()}
+          "bytes": len(data), "encode_phases": _rounded(encode_phases), "decode_phases": _rounded(decode_phases)}
+
+
+def _rounded(seconds: dict[str, float]) -> dict[str, float]:
+  return {k: round(v, 4) for k, v in seconds.items()}
 
 
 # One CLI command in a fresh process; prints its own peak RSS (KiB on Linux) last.

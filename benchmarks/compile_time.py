@@ -6,7 +6,7 @@ Three programs, each compiled only (`jax.jit(...).trace(...).lower().compile()`
 on shapes, never run): `step`, the stage-2 training step of
 `configs/hific.py:lo` (with its discriminator and LPIPS) at batch 8 of 256x256
 crops, built as `benchmarks/train_step.py` builds it; `decode`, the codec's
-synthesis of a 768x512 image (`jgc.codec.compressor._synthesis`:
+synthesis of a 768x512 image (`jgc.codec.buckets.synthesis`:
 `decode_latents` in its size bucket, as `Codec` compiles it); and `generator`,
 G's loss and parameter gradients alone at the step's batch (its share of
 `step`). Each program is compiled in a fresh process with an empty cache
@@ -35,7 +35,7 @@ import types
 import jax
 import jax.numpy as jnp
 
-from jgc.codec import compressor
+from jgc.codec import buckets
 from jgc.io import compile_cache
 from jgc.models import build_model, hific
 from jgc.training import defaults, loop
@@ -68,7 +68,7 @@ def decode_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)), train=False))
   latent = jax.ShapeDtypeStruct((1, DECODE_HW[0] // 16, DECODE_HW[1] // 16, model.latent_channels), jnp.int32)
   mean = jax.ShapeDtypeStruct(latent.shape, jnp.float32)
-  synthesis = functools.partial(compressor._synthesis, model, True, image_hw=DECODE_HW)
+  synthesis = functools.partial(buckets.synthesis, model, True, image_hw=DECODE_HW)
   return jax.jit(synthesis), (variables, latent, mean), {"extent": jax.ShapeDtypeStruct((2,), jnp.int32)}
 
 

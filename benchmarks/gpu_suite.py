@@ -128,7 +128,7 @@ import numpy as np
 from jgc.codec import bundle
 from jgc.codec.compressor import Codec
 codec = Codec(bundle.load(sys.argv[1]))
-np.save(sys.argv[3], codec.decompress(open(sys.argv[2], "rb").read())[0])
+np.save(sys.argv[3], codec.decompress(open(sys.argv[2], "rb").read()))
 print(json.dumps({"ok": True}))
 """
 
@@ -149,8 +149,8 @@ def codec(workdir: str, out: str) -> dict:
   photo = Image.open(kodim) if os.path.exists(kodim) else Image.fromarray(skimage.data.astronaut()).resize((768, 512))
   image = np.asarray(photo.convert("RGB"))
   codec = Codec(bundle.load(model))
-  data = codec.compress(image)[0]
-  here = codec.decompress(data)[0].astype(np.int32)
+  data = codec.compress(image)
+  here = codec.decompress(data).astype(np.int32)
   path = os.path.join(out, "kodim01.jgc")
   with open(path, "wb") as f:
     f.write(data)

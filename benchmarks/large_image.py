@@ -49,7 +49,7 @@ def child(step: str, path: str, height: int, width: int) -> dict:
   if step == "compress":
     image = _image(height, width)
     tile = codec._analysis_within_budget((height, width))[2]
-    data = codec.compress(image)[0]
+    data = codec.compress(image)
     with open(path, "wb") as f:
       f.write(data)
     out = {"bytes": len(data), "bpp": round(8 * len(data) / (height * width), 4)}
@@ -57,7 +57,7 @@ def child(step: str, path: str, height: int, width: int) -> dict:
     with open(path, "rb") as f:
       data = f.read()
     tile = codec._synthesis_within_budget((height, width))[2]
-    decoded = codec.decompress(data)[0]
+    decoded = codec.decompress(data)
     assert decoded.shape == (height, width, 3), decoded.shape
     out = {"shape": list(decoded.shape)}
   return {**out, "seconds": round(time.perf_counter() - start, 1), "tile": tile,

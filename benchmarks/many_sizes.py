@@ -67,8 +67,8 @@ def child(kind: str, count: int, bucket_px: int, model: str) -> dict:
   codec = Codec(bundle.load(model), bucket_px)
   size, start = 0, time.perf_counter()
   for image in images:
-    data = codec.compress(image)[0]
-    decoded = codec.decompress(data)[0]
+    data = codec.compress(image)
+    decoded = codec.decompress(data)
     assert decoded.shape == image.shape
     size += len(data)
   return {"seconds": round(time.perf_counter() - start, 2), "peak_rss_mb": resource.getrusage(

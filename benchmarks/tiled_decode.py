@@ -5,7 +5,7 @@
 Random weights (memory and speed do not depend on training). Part one, from
 XLA's memory analysis only (nothing decoded): for a 24-megapixel photo
 (6000x4000) the memory the whole image's synthesis needs, and the memory with
-each tile size of `Codec.TILES`: the decoded symbols and side information of
+each tile size of `jgc.codec.tiling.TILES`: the decoded symbols and side information of
 the whole image plus one window of the tile and its overlap. Part two, each in
 a fresh process for its own peak RSS: a `side_px` square image (an upscaled
 Kodak photo) decoded whole, then under `--budget_gib` (by default what the
@@ -43,10 +43,12 @@ def _image(side: int) -> np.ndarray:
 
 def bounds(codec, hw: tuple[int, int]) -> dict:
   """GiB that decoding an `hw` image takes, whole and with each tile size."""
+  from jgc.codec import tiling  # noqa: PLC0415  (children import JAX after the budget is set)
+
   shape = codec._stream_shapes(*hw)["y"]
   out = {"whole_gib": round(codec._synthesis_and_memory(shape, shape[1:3])[1] / 2**30, 2)}
-  for tile in codec.TILES:
-    window = codec._window(shape[1:3], tile, codec.coding.synthesis_radius)
+  for tile in tiling.TILES:
+    window = tiling.window(shape[1:3], tile, codec.coding.synthesis_radius)
     needed = codec._synthesis_and_memory(shape, window)[1]
     out[f"tile_{tile}_gib"] = round(needed / 2**30, 2)
   return out
@@ -58,7 +60,7 @@ def child(path: str) -> dict:
   with open(path, "rb") as f:
     data = f.read()
   t = time.perf_counter()
-  image = codec.decompress(data)[0]
+  image = codec.decompress(data)
   seconds = time.perf_counter() - t
   np.save(path + ".npy", image)
   return {"decode_s": round(seconds, 1), "peak_rss_gib": _peak_rss_gib()}
@@ -80,18 +82,20 @@ def main() -> dict:
   args = parser.parse_args()
   if args.child:
     return child(args.child)
+  from jgc.codec import tiling  # noqa: PLC0415
+
   codec = _codec()
   result = {"megapixels_24": bounds(codec, MEGAPIXELS_24), "side": bounds(codec, (args.side_px, args.side_px))}
   print(json.dumps(result), flush=True)
   # By default just above what the largest tile smaller than the image needs.
   latent_side = codec._stream_shapes(args.side_px, args.side_px)["y"][1]
-  tile = next((t for t in codec.TILES if t + 2 * codec.coding.synthesis_radius < latent_side), None)
+  tile = next((t for t in tiling.TILES if t + 2 * codec.coding.synthesis_radius < latent_side), None)
   if tile is None and args.budget_gib is None:
     raise SystemExit(f"--side_px {args.side_px} is smaller than the smallest tile and its overlap; use a larger one")
   budget = args.budget_gib or result["side"][f"tile_{tile}_gib"] + 0.05
   path = os.path.join("/tmp", f"jgc-tiled-{os.getpid()}.jgc")
   with open(path, "wb") as f:
-    f.write(codec.compress(_image(args.side_px))[0])
+    f.write(codec.compress(_image(args.side_px)))
   runs = {}
   for label, limit in (("whole", None), ("tiled", budget)):
     env = {**os.environ, **({"JGC_MEMORY_BUDGET_GIB": str(limit)} if limit else {})}

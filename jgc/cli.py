@@ -18,7 +18,7 @@ import io
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -88,7 +88,7 @@ def _png(image: np.ndarray) -> bytes:
   return buf.getvalue()
 
 
-def _run(files: list[tuple[str, str]], targets: list[str], work, label: str) -> int:
+def _run(files: list[tuple[str, str]], targets: list[str], work: Callable[[str, str], str], label: str) -> int:
   """Applies `work(path, target) -> line` to each file; prints progress and a total."""
   failed, start = 0, time.perf_counter()
   for i, ((path, _), target) in enumerate(zip(files, targets, strict=True), 1):
@@ -104,16 +104,16 @@ def _run(files: list[tuple[str, str]], targets: list[str], work, label: str) -> 
   return 1 if failed else 0
 
 
-def compress(args) -> int:
+def compress(args: argparse.Namespace) -> int:
   codec = Codec(bundles.load(args.model), args.bucket_px)
   files = list(_inputs(args.inputs, image_files.EXTENSIONS))
   targets = _targets(files, args.output, SUFFIX)
   totals = {"bits": 0, "pixels": 0, "in": 0}
 
-  def work(path, target):
+  def work(path: str, target: str) -> str:
     image, note = image_files.read(path)
     t = time.perf_counter()
-    data, timing = codec.compress(image)
+    data = codec.compress(image)
     seconds = time.perf_counter() - t
     paths.write_bytes(target, data, overwrite=args.force)
     pixels = image.shape[0] * image.shape[1]
@@ -131,16 +131,16 @@ def compress(args) -> int:
   return status
 
 
-def decompress(args) -> int:
+def decompress(args: argparse.Namespace) -> int:
   codec = Codec(bundles.load(args.model))
   files = list(_inputs(args.inputs, (SUFFIX,)))
   targets = _targets(files, args.output, ".png")
 
-  def work(path, target):
+  def work(path: str, target: str) -> str:
     with open(path, "rb") as f:
       data = f.read()
     t = time.perf_counter()
-    image, _ = codec.decompress(data)
+    image = codec.decompress(data)
     seconds = time.perf_counter() - t
     paths.write_bytes(target, _png(image), overwrite=args.force)
     return f"{image.shape[1]}x{image.shape[0]} -> {target}, {seconds:.2f} s"
@@ -148,7 +148,7 @@ def decompress(args) -> int:
   return _run(files, targets, work, "decompressed")
 
 
-def export(args) -> int:
+def export(args: argparse.Namespace) -> int:
   # Here, not at the top: compressing and decompressing never load orbax and grain.
   from jgc.training.export import export as export_workdir  # noqa: PLC0415
 
@@ -158,19 +158,19 @@ def export(args) -> int:
   return 0
 
 
-def _write_imported(data: bytes, output: str, force: bool, what) -> int:
+def _write_imported(data: bytes, output: str, force: bool, what: Callable[[dict], str]) -> int:
   paths.write_bytes(output, data, overwrite=force)
   bundle = bundles.parse(data, output)
   print(f"{output}: model {bundle.model_id.hex()} ({what(bundle.model_config)}), {len(data)} bytes")
   return 0
 
 
-def import_from_compressai(args) -> int:
+def import_from_compressai(args: argparse.Namespace) -> int:
   return _write_imported(import_compressai.bundle_bytes(args.arch, args.checkpoint), args.output, args.force,
                          lambda c: f"{args.arch}, N={c['channels']}, M={c['latent_channels']}")
 
 
-def import_from_hific_pytorch(args) -> int:
+def import_from_hific_pytorch(args: argparse.Namespace) -> int:
   return _write_imported(import_hific_pytorch.bundle_bytes(args.checkpoint), args.output, args.force,
                          lambda c: f"HiFiC from the PyTorch port, C={c['latent_channels']}, "
                                    f"{c['num_residual_blocks']} residual blocks")

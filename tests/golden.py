@@ -59,12 +59,12 @@ def main() -> None:
       with open(path, "wb") as f:
         f.write(bundles.build(CONFIGS[kind], _params(kind)))
     codec = Codec(bundles.load(path))
-    coded, _ = codec.compress(image())
+    coded = codec.compress(image())
     name = os.path.join(DATA, f"{kind}.v{container.VERSION}")
     with open(f"{name}.jgc", "wb") as f:
       f.write(coded)
     symbols = codec.decode_symbols(coded)
-    np.savez_compressed(f"{name}.npz", pixels=codec.decompress(coded)[0],
+    np.savez_compressed(f"{name}.npz", pixels=codec.decompress(coded),
                         **{f"symbols_{k}": v for k, v in symbols.items()})
     print(kind, {k: (int(v.min()), int(v.max())) for k, v in symbols.items()}, len(coded), "bytes")
 

@@ -21,7 +21,7 @@ from model_helpers import float_side_info
 from skimage import data as skdata
 
 from jgc.codec import bundle as bundles
-from jgc.codec import container, memory, sideinfo
+from jgc.codec import container, memory, phases, sideinfo, tiling
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
 from jgc.entropy import scale_index
@@ -53,11 +53,11 @@ def exact(kind: str) -> Codec:
 def test_every_model_round_trips(kind, shape):
   c = codec(kind)
   image = PHOTO[: shape[0], : shape[1]]
-  data, _ = c.compress(image)
-  decoded, _ = c.decompress(data)
+  data = c.compress(image)
+  decoded = c.decompress(data)
   assert decoded.shape == image.shape and decoded.dtype == np.uint8
   # In its size bucket, the decoder computes what it computes at the image's own size.
-  assert np.abs(decoded.astype(int) - exact(kind).decompress(data)[0]).max() <= 1
+  assert np.abs(decoded.astype(int) - exact(kind).decompress(data)).max() <= 1
   # The file decodes to what the float model reconstructs, up to the rare
   # symbols that the fixed-point means round the other way (a desynchronized
   # stream would be garbage everywhere).
@@ -89,16 +89,38 @@ def test_scale_indices_are_exact_comparisons():
 
 
 def test_wrong_model_is_named():
-  data, _ = codec("hific").compress(PHOTO)
+  data = codec("hific").compress(PHOTO)
   other = codec("hific", seed=7)
   with pytest.raises(container.FormatError, match=f"made with model {bundle('hific').model_id.hex()}.*"
                      f"model given is {other.bundle.model_id.hex()}"):
     other.decompress(data)
 
 
+# What the hyperprior models' coding runs: encoding, then decoding.
+_HYPER_PHASES = ({"analysis", "hyper_analysis", "side_info", "range_coding"},
+                 {"side_info", "range_coding", "synthesis"})
+
+
+@pytest.mark.parametrize(("kind", "encoding_phases", "decoding_phases"),
+                         [("mean_scale", *_HYPER_PHASES), ("autoregressive", *_HYPER_PHASES),
+                          ("vaegan", {"analysis", "range_coding"}, {"range_coding", "synthesis"})])
+def test_phases_are_timed_only_while_recording(kind, encoding_phases, decoding_phases):
+  c = codec(kind)
+  with phases.recording() as encoding:
+    data = c.compress(PHOTO[:32, :48])
+  with phases.recording() as decoding:
+    image = c.decompress(data)
+  assert isinstance(data, bytes) and image.shape == (32, 48, 3)
+  assert set(encoding) == encoding_phases and set(decoding) == decoding_phases
+  assert all(s > 0 for s in (*encoding.values(), *decoding.values()))
+  before = dict(encoding)
+  c.compress(PHOTO[:32, :48])
+  assert encoding == before
+
+
 def test_every_truncation_and_every_flipped_bit_is_a_clear_error():
   c = codec("mean_scale")
-  data, _ = c.compress(PHOTO[:32, :48])
+  data = c.compress(PHOTO[:32, :48])
   assert container.header_size(data, 2) <= 32
   for n in range(len(data)):
     with pytest.raises(container.FormatError):
@@ -133,7 +155,7 @@ def _with_valid_crc(data: bytes) -> bytes:
 
 def _decodes_or_fails_cleanly(c: Codec, data: bytes) -> None:
   try:
-    image, _ = c.decompress(data)
+    image = c.decompress(data)
   except (container.FormatError, StreamError):
     return
   assert image.dtype == np.uint8 and image.ndim == 3
@@ -153,7 +175,7 @@ def test_fuzz_random_bytes(blob):
 
 def _fuzz_streams(positions, values, kind):
   c = codec(kind)
-  data, _ = c.compress(PHOTO[:32, :48])
+  data = c.compress(PHOTO[:32, :48])
   header = container.header_size(data, len(c.streams))
   corrupt = bytearray(data)
   for p, v in zip(positions, values, strict=False):
@@ -181,7 +203,7 @@ def test_fuzz_coded_streams_long(positions, values, kind):
 @pytest.mark.parametrize("kind", ["hific", "gc"])
 def test_a_header_claiming_more_symbols_than_its_streams_hold_is_refused_at_once(kind, monkeypatch):
   c = codec(kind)
-  coded = container.unpack(c.compress(PHOTO[:32, :48])[0], len(c.streams))
+  coded = container.unpack(c.compress(PHOTO[:32, :48]), len(c.streams))
   claim = container.pack(container.Coded(coded.model_id, 8192, 8192, [s[:4] for s in coded.streams]))
   # Refused before the synthesis is compiled or anything is allocated for the claim.
   monkeypatch.setattr(Codec, "_synthesis_within_budget", lambda *_: pytest.fail("compiled for the claim"))
@@ -192,7 +214,7 @@ def test_a_header_claiming_more_symbols_than_its_streams_hold_is_refused_at_once
 
 def test_a_header_claiming_more_than_the_memory_budget_is_refused_before_decoding(monkeypatch):
   c = codec("hific")
-  coded = container.unpack(c.compress(PHOTO[:32, :48])[0], 2)
+  coded = container.unpack(c.compress(PHOTO[:32, :48]), 2)
   # Streams long enough to hold the claimed symbols, so that the memory budget is what refuses it.
   claim = container.pack(container.Coded(coded.model_id, 16384, 16384, [s + bytes(1 << 20) for s in coded.streams]))
   # Its symbols and side information alone take more than 0.2 GiB, so no tile fits either.
@@ -209,15 +231,15 @@ def test_a_header_claiming_more_than_the_memory_budget_is_refused_before_decodin
 def test_beyond_the_memory_budget_images_decode_in_tiles_as_a_whole(kind, monkeypatch):
   c = codec(kind)
   image = skdata.astronaut()[:256, :320]
-  data = c.compress(image)[0]
-  whole = c.decompress(data)[0]
+  data = c.compress(image)
+  whole = c.decompress(data)
   # A budget just under the whole image's synthesis; windows of 4 + 2 x radius latents fit it.
   shape = c._stream_shapes(256, 320)[c.coding.conditional or c.streams[0]]
   needed = c._synthesis_and_memory(shape, shape[1:3])[1]
   monkeypatch.setenv(memory.BUDGET_ENV, str((needed - 1) / 2**30))
-  monkeypatch.setattr(Codec, "TILES", (4,))
+  monkeypatch.setattr(tiling, "TILES", (4,))
   assert c._synthesis_within_budget((256, 320))[2] == 4
-  tiled = c.decompress(data)[0]
+  tiled = c.decompress(data)
   assert np.abs(tiled.astype(np.int32) - whole).max() <= 1
 
 
@@ -235,7 +257,7 @@ x = jax.numpy.zeros((1, 64, 64, 3))
 params = build_model(cfg).init({"params": jax.random.key(0), "noise": jax.random.key(1)}, x, train=False)["params"]
 codec = compressor.Codec(bundle.parse(bundle.build(cfg, params)))
 image = np.asarray(Image.fromarray(data.astronaut()).resize((4096, 4096)))
-decoded = codec.decompress(codec.compress(image)[0])[0]
+decoded = codec.decompress(codec.compress(image))
 print(json.dumps({"shape": decoded.shape, "analysis_tile": codec._analysis_within_budget((4096, 4096))[2],
                   "synthesis_tile": codec._synthesis_within_budget((4096, 4096))[2]}))
 """
@@ -264,7 +286,7 @@ def test_an_image_beyond_the_encoders_budget_is_refused_by_name(monkeypatch):
        st.sampled_from(["mean_scale", "hific", "gc"]))
 def test_fuzz_header_fields_behind_a_valid_crc(height, width, split, kind):
   c = codec(kind)
-  coded = container.unpack(c.compress(PHOTO[:32, :48])[0], len(c.streams))
+  coded = container.unpack(c.compress(PHOTO[:32, :48]), len(c.streams))
   body = b"".join(coded.streams)
   streams = [body[:split], body[split:]] if len(c.streams) == 2 else [body]
   data = container.pack(container.Coded(coded.model_id, height, width, streams))
@@ -382,7 +404,7 @@ def test_beyond_the_memory_budget_images_encode_in_tiles_as_a_whole(kind, monkey
   whole = c.encode(image)
   _, needed = c._analysis((256, 320))
   monkeypatch.setenv(memory.BUDGET_ENV, str(needed / 2**30))  # the whole image's analysis and its host arrays exceed it
-  monkeypatch.setattr(Codec, "TILES", (4,))
+  monkeypatch.setattr(tiling, "TILES", (4,))
   assert c._analysis_within_budget((256, 320))[2] == 4
   for a, b in zip(c.encode(image), whole, strict=True):
     assert a.dtype == b.dtype and a.shape == b.shape
@@ -399,7 +421,7 @@ def test_one_latent_reaches_no_further_than_the_declared_synthesis_radius(kind):
   side = 2 * radius + 5
   name = c.coding.conditional or c.streams[0]
   # A photo's symbols, so that the reconstruction is not clipped flat around the bumped one.
-  base = c.decode_symbols(c.compress(skdata.astronaut()[:side * stride, :side * stride])[0])[name]
+  base = c.decode_symbols(c.compress(skdata.astronaut()[:side * stride, :side * stride]))[name]
   bumped = base.copy()
   bumped[0, side // 2, side // 2] = (bumped[0, side // 2, side // 2] + 1) % 3 if kind == "gc" else 3
   mean = np.zeros(base.shape, np.float32)

@@ -88,7 +88,7 @@ def test_kodak_files_match_the_models_rate_estimate(model_path):
   codec = Codec(bundles.load(model_path))
   for path in _kodak(24):
     image, _ = image_files.read(path)
-    data, _ = codec.compress(image)
+    data = codec.compress(image)
     header = container.header_size(data, 2)
     estimate = codec.estimate_bits(image) / 8
     assert header <= 32
@@ -105,7 +105,7 @@ SIDE = textwrap.dedent("""
     codec = Codec(bundle.load(model))
     image, _ = image_files.read(image_path)
     if encode_to != "-":
-      open(encode_to, "wb").write(codec.compress(image[:200, :300])[0])
+      open(encode_to, "wb").write(codec.compress(image[:200, :300]))
     data = open(decode_from, "rb").read()
     coded = container.unpack(data, 2)
     y_shape, z_shape = codec.latent_shapes(coded.height, coded.width)
@@ -114,7 +114,7 @@ SIDE = textwrap.dedent("""
     # The same z inside a batch of two: the exact path does not depend on the batch.
     mean2, idx2 = codec._side_info(np.concatenate([z, z[:, ::-1]]), y_shape[1:3])
     assert np.array_equal(mean2[:1], mean) and np.array_equal(idx2[:1], idx)
-    decoded, _ = codec.decompress(data)
+    decoded = codec.decompress(data)
     np.savez(dump, mean=mean, idx=idx, decoded=decoded)
 """)
 

@@ -61,8 +61,8 @@ def test_cli_imports_and_files_decode_to_the_models_reconstruction(tmp_path, var
   bundle = bundles.load(str(model))
   assert bundle.model_config["padding"] == "REFLECT"
   codec = Codec(bundle)
-  data, _ = codec.compress(image())
-  decoded = codec.decompress(data)[0]
+  data = codec.compress(image())
+  decoded = codec.decompress(data)
   config, params = ih.load(checkpoint(variant))
   net, x = build_model(config), jnp.asarray(image(), jnp.float32)[None] / 255.0
   _, aux = net.apply({"params": params}, x, train=False)

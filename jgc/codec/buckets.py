@@ -12,11 +12,13 @@ the parity of its input's size (the hyper-analysis of an odd-sized latent),
 the input is moved to match (`align`). So the latents and the decoded pixels
 are those of the image's own size (tested for every model family), and the
 bucket is not in the file. A model that pads by reflection runs at each
-image's own size.
+image's own size. `analysis`, `hyper_encoding` and `synthesis` are a model's
+transforms run so; the codec compiles them per bucket.
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -57,7 +59,7 @@ def mask(x: jax.Array, extent: jax.Array, base_hw: tuple[int, int]) -> jax.Array
   return jnp.where(inside, x, jnp.zeros((), x.dtype))
 
 
-def _same_before(size, kernel: int, stride: int):
+def _same_before(size: jax.Array, kernel: int, stride: int) -> jax.Array:
   """The padding before a strided "SAME" convolution's input of `size` (TensorFlow's rule;
   `convs.conv_padding`), for a traced size."""
   return jnp.maximum((-(-size // stride) - 1) * stride + kernel - size, 0) // 2
@@ -83,7 +85,8 @@ def zero_beyond(extent: jax.Array, base_hw: tuple[int, int], aligned: bool = Fal
   `align`). (Above the latent the extents are even, the image being padded to the stride: no
   move, so the analysis goes without the copy.)"""
 
-  def interceptor(next_fun, args, kwargs, context):
+  def interceptor(next_fun: Callable[..., Any], args: tuple, kwargs: dict,
+                  context: nn.module.InterceptorContext) -> Any:
     module = context.module
     if context.method_name == "__call__" and isinstance(module, convs.Conv | convs.ConvTranspose):
       if getattr(module, "pad_mode", "constant") != "constant":
@@ -96,3 +99,34 @@ def zero_beyond(extent: jax.Array, base_hw: tuple[int, int], aligned: bool = Fal
 
   with nn.intercept_methods(interceptor):
     yield
+
+
+def analysis(model: nn.Module, method: str, stride: int, zero_padded: bool, variables: dict, x: jax.Array,
+              extent: jax.Array) -> jax.Array:
+  """The model's analysis of an image padded to a size bucket, every convolution's input zeroed
+  beyond the image (`extent`: its latent's size, scaled to each resolution); a model that pads
+  otherwise runs at the image's own size."""
+  if not zero_padded:
+    return model.apply(variables, x, method=method)
+  with zero_beyond(extent, (x.shape[1] // stride, x.shape[2] // stride)):
+    return model.apply(variables, x, method=method)
+
+
+def hyper_encoding(model: nn.Module, method: str, zero_padded: bool, variables: dict, y: jax.Array,
+                   extent: jax.Array) -> jax.Array:
+  """The rest of the model's encoding of a latent filled out to a size bucket, every convolution's
+  input zeroed beyond `extent` and a strided "SAME" one's aligned as at the latent's own size."""
+  if not zero_padded:
+    return model.apply(variables, y, method=method)
+  with zero_beyond(extent, y.shape[1:3], aligned=True):
+    return model.apply(variables, y, method=method)
+
+
+def synthesis(model: nn.Module, zero_padded: bool, variables: dict, *args: jax.Array, extent: jax.Array,
+              image_hw: tuple[int, int]) -> jax.Array:
+  """The model's synthesis of latents filled out to a size bucket, every convolution's input zeroed
+  beyond `extent`; a model that pads otherwise runs at its latents' own size."""
+  if not zero_padded:
+    return model.apply(variables, *args, image_hw=image_hw, method="decode_latents")
+  with zero_beyond(extent, args[0].shape[1:3]):
+    return model.apply(variables, *args, image_hw=image_hw, method="decode_latents")

@@ -65,7 +65,7 @@ class Bundle:
     return self.model_config.get("prior", "mean_scale") if self.name == "hyperprior" else None
 
 
-def _payload(model_config: dict, params, tables: dict[str, CdfTables], boundaries: np.ndarray) -> bytes:
+def _payload(model_config: dict, params: dict, tables: dict[str, CdfTables], boundaries: np.ndarray) -> bytes:
   tree = {
       "version": VERSION,
       "model": json.dumps(model_config, sort_keys=True),
@@ -76,7 +76,7 @@ def _payload(model_config: dict, params, tables: dict[str, CdfTables], boundarie
   return serialization.msgpack_serialize(tree)
 
 
-def param_mismatches(model_config: dict, params, image_hw: tuple[int, int] = (128, 128)) -> list[str]:
+def param_mismatches(model_config: dict, params: dict, image_hw: tuple[int, int] = (128, 128)) -> list[str]:
   """How `params` differ from the parameters of `model_config`'s model: leaves missing, extra or
   of another shape (`[]` if none). `image_hw`: an input size the model accepts (shapes only)."""
   model = build_model(model_config)
@@ -87,7 +87,7 @@ def param_mismatches(model_config: dict, params, image_hw: tuple[int, int] = (12
   return wrong + [f"{k} is not in the model" for k in got if k not in want]
 
 
-def _check_contents(name: str, model_config: dict, params, tables: dict[str, CdfTables],
+def _check_contents(name: str, model_config: dict, params: dict, tables: dict[str, CdfTables],
                     boundaries: np.ndarray) -> None:
   """Refuses a bundle whose parts do not fit its model: what the codec would otherwise meet as a
   traceback halfway through a file."""
@@ -113,7 +113,7 @@ def _check_contents(name: str, model_config: dict, params, tables: dict[str, Cdf
                         "finite and increasing")
 
 
-def _tables(model_config: dict, params) -> dict[str, CdfTables]:
+def _tables(model_config: dict, params: dict) -> dict[str, CdfTables]:
   """Each stream's tables, as the model's `coding()` declares them."""
   model = build_model(model_config)
   coding = model.coding()
@@ -131,7 +131,7 @@ def _tables(model_config: dict, params) -> dict[str, CdfTables]:
   return tables
 
 
-def build(model_config: dict, params, boundaries: np.ndarray = SNAP_BOUNDARIES) -> bytes:
+def build(model_config: dict, params: dict, boundaries: np.ndarray = SNAP_BOUNDARIES) -> bytes:
   """The bundle file's bytes for a model block and its parameters.
 
   `boundaries`: where scales snap to the next table entry (default: the

@@ -7,54 +7,31 @@ The model declares its streams and their entropy models (`coding()`,
 - the conditional stream ("y") is coded under the scale tables its fixed-point
   side information picks; with the autoregressive side information (Minnen
   2018 §2) position by position in raster order, each position's parameters
-  computed from the already coded neighbours, in fixed point on both sides.
+  computed from the already coded neighbours, in fixed point on both sides
+  (`jgc.codec.autoregressive`).
 
 The transforms run in float32 on any device; only the side-info path must be
 bit-exact, and it is (`jgc.codec.sideinfo`).
 
 The transforms run compiled for a bucket of sizes (`jgc.codec.buckets`), so
-a folder of photos of many sizes compiles a few buckets, not once per photo.
+a folder of photos of many sizes compiles a few buckets, not once per photo;
+beyond the memory budget, in overlapping tiles (`jgc.codec.tiling`). Its phases
+are marked for profilers and benchmarks (`jgc.codec.phases`).
 """
 
-import dataclasses
 import functools
 import math
-import time
-from collections.abc import Iterator
 
-import constriction
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgc.codec import buckets, container, memory, sideinfo
+from jgc.codec import autoregressive, buckets, container, memory, sideinfo, tiling
 from jgc.codec.bundle import Bundle
 from jgc.codec.coder import IndexedCoder, StreamError
+from jgc.codec.phases import phase
 from jgc.models.coding import params_at
 from jgc.models.layers import causal_mask
-
-
-@dataclasses.dataclass
-class Timing:
-  """Seconds per stage of one image."""
-
-  transforms: float = 0.0
-  side_info: float = 0.0
-  coding: float = 0.0
-
-  def as_dict(self) -> dict[str, float]:
-    return {k: round(v, 4) for k, v in dataclasses.asdict(self).items()}
-
-
-class _Clock:
-  def __init__(self, timing: Timing, stage: str):
-    self.timing, self.stage = timing, stage
-
-  def __enter__(self):
-    self.start = time.perf_counter()
-
-  def __exit__(self, *_):
-    setattr(self.timing, self.stage, getattr(self.timing, self.stage) + time.perf_counter() - self.start)
 
 
 def _channels(shape: tuple[int, ...]) -> np.ndarray:
@@ -88,9 +65,11 @@ class Codec:
     model = bundle.model
     self._encode = jax.jit(functools.partial(model.apply, method="encode_latents"))
     analysis, *hyper = coding.encoding
-    self._analyze = jax.jit(functools.partial(_analysis, model, analysis, stride, coding.zero_padded))
-    self._hyper = jax.jit(functools.partial(_hyper_encoding, model, hyper[0], coding.zero_padded)) if hyper else None
-    self._decode = jax.jit(functools.partial(_synthesis, model, coding.zero_padded), static_argnames="image_hw")
+    self._analyze = jax.jit(functools.partial(buckets.analysis, model, analysis, stride, coding.zero_padded))
+    self._hyper = None
+    if hyper:
+      self._hyper = jax.jit(functools.partial(buckets.hyper_encoding, model, hyper[0], coding.zero_padded))
+    self._decode = jax.jit(functools.partial(buckets.synthesis, model, coding.zero_padded), static_argnames="image_hw")
     self._forward = jax.jit(functools.partial(model.apply, train=False))
 
   @functools.cached_property
@@ -129,26 +108,31 @@ class Codec:
     to the image's own size, then the rest of the encoding."""
     (h, w), stride = image.shape[:2], self.coding.latent_stride
     extent = self.latent_shapes(h, w)[0][1:3]
-    analysis, window, tile = self._analysis_within_budget((h, w))
-    if tile is None:
-      first = analysis(self._variables, _to_float(buckets.pad_image(image, self.bucket(h, w), stride)),
-                       np.array(extent, np.int32))
-      first = np.asarray(jax.device_get(first))[:, :extent[0], :extent[1]]
-    else:
-      padded = buckets.pad_image(image, (extent[0] * stride, extent[1] * stride), stride)
-      first = self._analyze_in_tiles(analysis, window, tile, padded)
+    with phase("analysis"):
+      analysis, window, tile = self._analysis_within_budget((h, w))
+      if tile is None:
+        first = analysis(self._variables, _to_float(buckets.pad_image(image, self.bucket(h, w), stride)),
+                         np.array(extent, np.int32))
+        first = np.asarray(jax.device_get(first))[:, :extent[0], :extent[1]]
+      else:
+        def run(pixels: np.ndarray) -> np.ndarray:
+          return np.asarray(jax.device_get(analysis(self._variables, _to_float(pixels), np.array(window, np.int32))))
+
+        padded = buckets.pad_image(image, _pixels(extent, stride), stride)
+        first = tiling.analyze(run, padded, window, tile, self.coding.analysis_radius, stride)
     if self._hyper is None:
       return (first,)
     latent_bucket = self.bucket_px // stride
     filled = buckets.fill(first, tuple(buckets.round_up(n, latent_bucket) for n in extent))
-    rest = jax.device_get(self._hyper(self._variables, filled, np.array(extent, np.int32)))
+    with phase("hyper_analysis"):
+      rest = jax.device_get(self._hyper(self._variables, filled, np.array(extent, np.int32)))
     rest = rest if isinstance(rest, tuple) else (rest,)
     return (first, *(np.asarray(a)[:, :s[1], :s[2]] for a, s in zip(rest, self.latent_shapes(h, w)[1:], strict=True)))
 
   def _analysis_within_budget(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, tuple[int, int], int | None]:
     """`(compiled analysis, its latent window, tile)`: the whole image's, in its size bucket (tile
-    None), if it fits the memory budget, else the largest of `TILES` whose overlapping window fits;
-    `memory.TooLarge` if none does."""
+    None), if it fits the memory budget, else the largest of `tiling.TILES` whose overlapping window
+    fits; `memory.TooLarge` if none does."""
     stride, extent = self.coding.latent_stride, self.latent_shapes(*hw)[0][1:3]
     bucket = self.bucket(*hw)
     # The padded image and the whole latent stay on the host, tiled or not.
@@ -157,88 +141,74 @@ class Codec:
     budget = memory.budget_bytes()
     if host + needed <= budget:
       return compiled, (bucket[0] // stride, bucket[1] // stride), None
-    for tile in self.TILES:
-      window = self._window(extent, tile, self.coding.analysis_radius)
-      if window == extent:
-        continue
-      tiled, tile_needed = self._analysis((window[0] * stride, window[1] * stride))
-      if host + tile_needed <= budget:
-        return tiled, window, tile
-    memory.check(host + needed, f"encoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
-    raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
-
-  def _analyze_in_tiles(self, analysis: jax.stages.Compiled, window: tuple[int, int], tile: int,
-                        image: np.ndarray) -> np.ndarray:
-    """The latent of `image` (padded to the stride) from overlapping windows of `window` latent
-    positions: each tile's latents read no pixel beyond its window, so they are the whole image's."""
-    stride = self.coding.latent_stride
-    latent_hw = (image.shape[0] // stride, image.shape[1] // stride)
-    first = None
-    for place, inner, (rows, cols) in _tiles(latent_hw, window, tile, self.coding.analysis_radius):
-      pixels = image[_scaled(rows, stride), _scaled(cols, stride)]
-      y = np.asarray(jax.device_get(analysis(self._variables, _to_float(pixels), np.array(window, np.int32))))
-      if first is None:
-        first = np.zeros((1, *latent_hw, y.shape[-1]), y.dtype)
-      first[(slice(None), *place)] = y[(slice(None), *inner)]
-    return first
+    tiled = tiling.largest(extent, self.coding.analysis_radius,
+                           lambda window: host + self._analysis(_pixels(window, stride))[1] <= budget)
+    if tiled is None:
+      memory.check(host + needed, f"encoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
+      raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
+    window, tile = tiled
+    return self._analysis(_pixels(window, stride))[0], window, tile
 
   @property
   def _hyper_stream(self) -> str:
     """The stream whose symbols give the conditional stream's side information."""
     return next(name for name in self.coding.streams if name != self.coding.conditional)
 
-  def compress(self, image: np.ndarray) -> tuple[bytes, Timing]:
+  def compress(self, image: np.ndarray) -> bytes:
     """A file's bytes for an `HxWx3` uint8 RGB image."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
       raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
-    timing = Timing()
     h, w = image.shape[:2]
     if not (h <= container.MAX_SIDE_PX and w <= container.MAX_SIDE_PX and h * w <= container.MAX_PIXELS):
       raise ValueError(f"a {w}x{h} image is larger than the format allows ({container.MAX_PIXELS} pixels, "
                        f"{container.MAX_SIDE_PX} per side)")
-    with _Clock(timing, "transforms"):
-      latents = dict(zip(self.coding.encoded, self.encode(image), strict=True))
     coding = self.coding
+    latents = dict(zip(coding.encoded, self.encode(image), strict=True))
     encoded = {}
     for name in coding.streams:
-      if name == coding.conditional:
-        continue
-      with _Clock(timing, "coding"):
-        encoded[name] = self._coders[name].encode(latents[name], _channels(latents[name].shape))
+      if name != coding.conditional:
+        with phase("range_coding"):
+          encoded[name] = self._coders[name].encode(latents[name], _channels(latents[name].shape))
     if coding.conditional is not None:
-      y, z_sym = np.asarray(latents[coding.conditional]), latents[self._hyper_stream]
-      if coding.side_info == "autoregressive":
-        encoded[coding.conditional] = self._autoregressive(timing, z_sym, y=y)[0]
-      else:
-        with _Clock(timing, "side_info"):
-          try:
-            mean, idx = self._side_info(z_sym, y.shape[1:3])
-          except sideinfo.SideInfoError as e:
-            raise sideinfo.SideInfoError(f"{e}: the model cannot code this image") from None
-        with _Clock(timing, "coding"):
-          encoded[coding.conditional] = self._coders[coding.conditional].encode(
-              np.round(y - mean).astype(np.int32), idx)
+      encoded[coding.conditional] = self._encode_conditional(np.asarray(latents[coding.conditional]),
+                                                             latents[self._hyper_stream])
     streams = [encoded[name] for name in coding.streams]
-    data = container.pack(container.Coded(self.bundle.model_id, h, w, streams))
-    return data, timing
+    return container.pack(container.Coded(self.bundle.model_id, h, w, streams))
 
-  def decompress(self, data: bytes) -> tuple[np.ndarray, Timing]:
+  def _encode_conditional(self, y: np.ndarray, z_sym: np.ndarray) -> bytes:
+    """The conditional stream of the latent `y`, under the side information of `z_sym`."""
+    coder = self._coders[self.coding.conditional]
+    if self.coding.side_info == "autoregressive":
+      with phase("side_info"):
+        hyper, context = self._hyper_fixed(z_sym, y.shape[1:3])[0], self._context
+      return autoregressive.encode(context, coder, hyper, y)
+    with phase("side_info"):
+      try:
+        mean, idx = self._side_info(z_sym, y.shape[1:3])
+      except sideinfo.SideInfoError as e:
+        raise sideinfo.SideInfoError(f"{e}: the model cannot code this image") from None
+    with phase("range_coding"):
+      return coder.encode(np.round(y - mean).astype(np.int32), idx)
+
+  def decompress(self, data: bytes) -> np.ndarray:
     """The `HxWx3` uint8 image of a file made with this bundle."""
     coded = container.unpack(data, len(self.streams), self.bundle.model_id)
+    self._check_claim(coded)
+    hw = (coded.height, coded.width)
     try:
-      return self._decompress(coded)
+      with phase("synthesis"):
+        synthesis, window, tile = self._synthesis_within_budget(hw)
+      _, args = self._symbols(coded)
+      with phase("synthesis"):
+        return self._synthesize(synthesis, window, tile, args, hw)
     except sideinfo.SideInfoError as e:  # decoded symbols no trained model produces
       raise StreamError(f"corrupt coded stream: {e}") from None
 
-  # Tiles tried, largest first, when the whole image's synthesis exceeds the memory budget
-  # (latent positions per side; each is decoded with `synthesis_radius` more on every side).
-  TILES = (256, 128, 64, 32, 16)
-
   def _synthesis_within_budget(self, hw: tuple[int, int]) -> tuple[jax.stages.Compiled, tuple[int, int], int | None]:
     """`(compiled synthesis, its latent window, tile)`: the whole image's, in its size bucket (tile
-    None), if it fits the memory budget, else the largest of `TILES` whose overlapping window fits;
-    `memory.TooLarge` if none does."""
+    None), if it fits the memory budget, else the largest of `tiling.TILES` whose overlapping window
+    fits; `memory.TooLarge` if none does."""
     coding = self.coding
     shape = self._stream_shapes(*hw)[coding.conditional or self.streams[0]]
     whole = shape[1:3]
@@ -248,21 +218,13 @@ class Codec:
     budget = memory.budget_bytes()
     if needed <= budget:
       return compiled, whole, None
-    for tile in self.TILES:
-      window = self._window(shape[1:3], tile, coding.synthesis_radius)
-      if window == shape[1:3]:
-        continue  # the window is the whole latent: no smaller than the whole image
-      tiled, tile_needed = self._synthesis_and_memory(shape, window)
-      if tile_needed <= budget:
-        return tiled, window, tile
-    memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
-    raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
-
-  @staticmethod
-  def _window(latent_hw: tuple[int, int], tile: int, radius: int) -> tuple[int, int]:
-    """The latent positions a tile is computed with: itself and `radius` around it."""
-    reach = tile + 2 * radius
-    return min(latent_hw[0], reach), min(latent_hw[1], reach)
+    tiled = tiling.largest(shape[1:3], coding.synthesis_radius,
+                           lambda window: self._synthesis_and_memory(shape, window)[1] <= budget)
+    if tiled is None:
+      memory.check(needed, f"decoding a {hw[1]}x{hw[0]} image with {self.bundle.name}, even in tiles,")
+      raise AssertionError("unreachable: memory.check raises")  # pragma: no cover
+    window, tile = tiled
+    return self._synthesis_and_memory(shape, window)[0], window, tile
 
   @functools.lru_cache(maxsize=32)  # noqa: B019
   def _synthesis_and_memory(self, shape: tuple[int, ...],
@@ -273,9 +235,8 @@ class Codec:
     args = [jax.ShapeDtypeStruct(window, jnp.int32)]
     if self.coding.conditional:
       args.append(jax.ShapeDtypeStruct(window, jnp.float32))
-    image_hw = (window_hw[0] * self.coding.latent_stride, window_hw[1] * self.coding.latent_stride)
     traced = self._decode.trace(self._variables, *args, extent=jax.ShapeDtypeStruct((2,), jnp.int32),
-                                image_hw=image_hw)
+                                image_hw=_pixels(window_hw, self.coding.latent_stride))
     compiled = traced.lower().compile()
     # The decoded symbols and the side information's float64 host arrays (hyper output, means,
     # scales, indices, symbols) cover the whole latent, tiled or not.
@@ -285,18 +246,18 @@ class Codec:
   def _synthesize(self, compiled: jax.stages.Compiled, window: tuple[int, int], tile: int | None, args: tuple,
                   hw: tuple[int, int]) -> np.ndarray:
     """The uint8 image's top-left `hw`: whole, the latents filled out to the `window` of its size
-    bucket, or tile by tile; each tile's window overlaps its neighbours by the synthesis radius,
-    so its centre is what the whole image's synthesis computes."""
+    bucket, or tile by tile (`jgc.codec.tiling`)."""
     args = [np.asarray(a) for a in args]
-    (lh, lw), radius, stride = args[0].shape[1:3], self.coding.synthesis_radius, self.coding.latent_stride
     if tile is None:
-      x = compiled(self._variables, *(buckets.fill(a, window) for a in args), extent=np.array((lh, lw), np.int32))
+      x = compiled(self._variables, *(buckets.fill(a, window) for a in args),
+                   extent=np.array(args[0].shape[1:3], np.int32))
       return _to_uint8(x[0])[:hw[0], :hw[1]]
-    image = np.zeros((lh * stride, lw * stride, 3), np.uint8)
-    for place, inner, (rows, cols) in _tiles((lh, lw), window, tile, radius):
-      x = compiled(self._variables, *(v[:, rows, cols] for v in args), extent=np.array(window, np.int32))[0]
-      image[tuple(_scaled(s, stride) for s in place)] = _to_uint8(x[tuple(_scaled(s, stride) for s in inner)])
-    return image[:hw[0], :hw[1]]
+
+    def run(*latents: np.ndarray) -> np.ndarray:
+      return _to_uint8(compiled(self._variables, *latents, extent=np.array(window, np.int32))[0])
+
+    coding = self.coding
+    return tiling.synthesize(run, args, window, tile, coding.synthesis_radius, coding.latent_stride)[:hw[0], :hw[1]]
 
   @functools.cached_property
   def _fewest_bits(self) -> dict[str, float]:
@@ -324,41 +285,32 @@ class Codec:
     coded = container.unpack(data, len(self.streams), self.bundle.model_id)
     self._check_claim(coded)
     try:
-      return self._symbols(coded, Timing())[0]
+      return self._symbols(coded)[0]
     except sideinfo.SideInfoError as e:
       raise StreamError(f"corrupt coded stream: {e}") from None
 
-  def _symbols(self, coded: container.Coded, timing: Timing) -> tuple[dict[str, np.ndarray], tuple]:
+  def _symbols(self, coded: container.Coded) -> tuple[dict[str, np.ndarray], tuple]:
     """`(symbols per stream, the synthesis' arguments)` of a file."""
     coding, shapes = self.coding, self._stream_shapes(coded.height, coded.width)
     streams = dict(zip(coding.streams, coded.streams, strict=True))
     symbols = {}
     for name in coding.streams:
       if name != coding.conditional:
-        with _Clock(timing, "coding"):
+        with phase("range_coding"):
           symbols[name] = self._coders[name].decode(streams[name], _channels(shapes[name]))
     if coding.conditional is None:
       return symbols, (jnp.asarray(symbols[coding.streams[0]]),)
-    y, z_sym = coding.conditional, symbols[self._hyper_stream]
+    y, z_sym, coder = coding.conditional, symbols[self._hyper_stream], self._coders[coding.conditional]
     if coding.side_info == "autoregressive":
-      symbols[y], mean = self._autoregressive(timing, z_sym, y_shape=shapes[y], stream=streams[y])
+      with phase("side_info"):
+        hyper, context = self._hyper_fixed(z_sym, shapes[y][1:3])[0], self._context
+      symbols[y], mean = autoregressive.decode(context, coder, hyper, streams[y])
     else:
-      with _Clock(timing, "side_info"):
+      with phase("side_info"):
         mean, idx = self._side_info(z_sym, shapes[y][1:3])
-      with _Clock(timing, "coding"):
-        symbols[y] = self._coders[y].decode(streams[y], idx)
+      with phase("range_coding"):
+        symbols[y] = coder.decode(streams[y], idx)
     return symbols, (jnp.asarray(symbols[y]), jnp.asarray(mean))
-
-  def _decompress(self, coded: container.Coded) -> tuple[np.ndarray, Timing]:
-    self._check_claim(coded)
-    timing = Timing()
-    hw = (coded.height, coded.width)
-    with _Clock(timing, "transforms"):
-      synthesis, window, tile = self._synthesis_within_budget(hw)
-    _, args = self._symbols(coded, timing)
-    with _Clock(timing, "transforms"):
-      image = self._synthesize(synthesis, window, tile, args, hw)
-    return image, timing
 
   def estimate_bits(self, image: np.ndarray) -> float:
     """The model's own rate estimate (evaluation forward, rounded latents), bits."""
@@ -386,7 +338,18 @@ class Codec:
       fixed["entropy_parameters"] = sideinfo.fixed_weights(params_at(p, parameters_path))
     return fixed
 
-  def _hyper_fixed(self, z_sym: np.ndarray, latent_hw) -> tuple[np.ndarray, np.ndarray | None]:
+  @functools.cached_property
+  def _context(self) -> autoregressive.Context:
+    """The autoregressive side information's nets after the hyper-synthesis."""
+    # Host numpy: the per-position products are small matrix-vector ones.
+    masked = jax.tree.map(np.asarray, self._fixed["context"]["masked"])
+    parameters = self._fixed["entropy_parameters"]
+    layers = [jax.tree.map(np.asarray, parameters[f"Conv_{i}"]) for i in range(len(parameters))]
+    # The context model and entropy parameters share the hyper-synthesis' activation.
+    act, slope = self.coding.nets[0].activation, self.coding.nets[0].negative_slope
+    return autoregressive.Context(masked, layers, act, slope, self.bundle.boundaries)
+
+  def _hyper_fixed(self, z_sym: np.ndarray, latent_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
     """Fixed-point `(mean, scale)`, or `(the net's output, None)` where it holds both halves
     ("split") or feeds the context model ("autoregressive")."""
     z = self._z_fixed(z_sym)
@@ -399,105 +362,21 @@ class Codec:
       return np.zeros_like(outputs[0]), outputs[0]
     return outputs[0], None
 
-  def _side_info(self, z_sym: np.ndarray, latent_hw) -> tuple[np.ndarray, np.ndarray]:
+  def _side_info(self, z_sym: np.ndarray, latent_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     mean, scale = self._hyper_fixed(z_sym, latent_hw)
     if scale is None:
       mean, scale = np.split(mean, 2, axis=-1)
     return sideinfo.from_fixed(mean), sideinfo.scale_indices(scale, self.bundle.boundaries)
 
-  def _autoregressive(self, timing: Timing, z_sym, *, y=None, y_shape=None, stream=None):
-    """Codes (with `y`) or decodes (with `stream`) y in raster order; returns
-    `(stream, None)` or `(symbols, means)`."""
-    with _Clock(timing, "side_info"):
-      shape = y.shape if y is not None else y_shape
-      _, h, w, m = shape
-      hyper, _ = self._hyper_fixed(z_sym, (h, w))
-      # Host numpy: the per-position products are small matrix-vector ones.
-      masked = jax.tree.map(np.asarray, self._fixed["context"]["masked"])
-      parameters = self._fixed["entropy_parameters"]
-      layers = [jax.tree.map(np.asarray, parameters[f"Conv_{i}"]) for i in range(len(parameters))]
-      # The context model and entropy parameters share the hyper-synthesis' activation.
-      act, slope = self.coding.nets[0].activation, self.coding.nets[0].negative_slope
-    k = masked["kernel"].shape[0]
-    r = k // 2
-    y_hat = np.zeros((h + 2 * r, w + 2 * r, m), np.float64)  # fixed point, zero outside and ahead
-    symbols = np.zeros((h, w, m), np.int32)
-    means = np.zeros((h, w, m), np.float32)
-    coder = self._coders[self.coding.conditional]
-    codec_stream = constriction.stream.queue.RangeEncoder() if y is not None else coder.decoder(stream)
-    for i in range(h):
-      for j in range(w):
-        with _Clock(timing, "side_info"):
-          ctx = sideinfo.dense_stack([masked], y_hat[i : i + k, j : j + k].reshape(1, -1), act, slope)
-          out = sideinfo.dense_stack(layers, np.concatenate([hyper[0, i, j][None], ctx], axis=1), act, slope)[0]
-          mean_fx, scale_fx = np.split(out, 2)
-          mean = sideinfo.from_fixed(mean_fx)
-          idx = sideinfo.scale_indices(scale_fx, self.bundle.boundaries)
-        with _Clock(timing, "coding"):
-          if y is not None:
-            sym = np.round(y[0, i, j] - mean).astype(np.int32)
-            coder.encode_into(codec_stream, sym, idx)
-          else:
-            sym = coder.decode_from(codec_stream, idx)
-        symbols[i, j], means[i, j] = sym, mean
-        y_hat[i + r, j + r] = sym * 2.0**sideinfo.ACT_BITS + mean_fx
-    if y is not None:
-      return codec_stream.get_compressed().astype("<u4").tobytes(), None
-    return symbols[None], means[None]
 
-
-def _tiles(latent_hw: tuple[int, int], window: tuple[int, int], tile: int,
-           radius: int) -> Iterator[tuple[tuple[slice, slice], ...]]:
-  """`(tile, tile in its window, window)`, each a `(rows, cols)` pair of latent slices, for every
-  `tile`-square tile of a latent of `latent_hw`: the window is the tile and `radius` around it,
-  moved inward at the latent's edges."""
-  (lh, lw), (wh, ww) = latent_hw, window
-  for i in range(0, lh, tile):
-    for j in range(0, lw, tile):
-      a, b = min(max(i - radius, 0), lh - wh), min(max(j - radius, 0), lw - ww)
-      th, tw = min(tile, lh - i), min(tile, lw - j)
-      yield ((slice(i, i + th), slice(j, j + tw)), (slice(i - a, i - a + th), slice(j - b, j - b + tw)),
-             (slice(a, a + wh), slice(b, b + ww)))
-
-
-def _scaled(s: slice, factor: int) -> slice:
-  """Latent positions `s` as pixels."""
-  return slice(s.start * factor, s.stop * factor)
+def _pixels(latent_hw: tuple[int, int], stride: int) -> tuple[int, int]:
+  return latent_hw[0] * stride, latent_hw[1] * stride
 
 
 def _device_bytes(compiled: jax.stages.Compiled) -> int:
   """What XLA says running `compiled` allocates beyond its (resident) arguments."""
   stats = compiled.memory_analysis()
   return stats.temp_size_in_bytes + stats.output_size_in_bytes if stats else 0
-
-
-def _analysis(model, method: str, stride: int, zero_padded: bool, variables, x: jax.Array,
-              extent: jax.Array) -> jax.Array:
-  """The model's analysis of an image padded to a size bucket, every convolution's input zeroed
-  beyond the image (`extent`: its latent's size, scaled to each resolution; `jgc.codec.buckets`);
-  a model that pads otherwise runs at the image's own size."""
-  if not zero_padded:
-    return model.apply(variables, x, method=method)
-  with buckets.zero_beyond(extent, (x.shape[1] // stride, x.shape[2] // stride)):
-    return model.apply(variables, x, method=method)
-
-
-def _hyper_encoding(model, method: str, zero_padded: bool, variables, y: jax.Array, extent: jax.Array) -> jax.Array:
-  """The rest of the model's encoding of a latent filled out to a size bucket, every convolution's
-  input zeroed beyond `extent` and a strided "SAME" one's aligned as at the latent's own size."""
-  if not zero_padded:
-    return model.apply(variables, y, method=method)
-  with buckets.zero_beyond(extent, y.shape[1:3], aligned=True):
-    return model.apply(variables, y, method=method)
-
-
-def _synthesis(model, zero_padded: bool, variables, *args, extent: jax.Array, image_hw: tuple[int, int]) -> jax.Array:
-  """The model's synthesis of latents filled out to a size bucket, every convolution's input zeroed
-  beyond `extent` (`jgc.codec.buckets`); a model that pads otherwise runs at its latents' own size."""
-  if not zero_padded:
-    return model.apply(variables, *args, image_hw=image_hw, method="decode_latents")
-  with buckets.zero_beyond(extent, args[0].shape[1:3]):
-    return model.apply(variables, *args, image_hw=image_hw, method="decode_latents")
 
 
 def _to_uint8(x: jax.Array) -> np.ndarray:

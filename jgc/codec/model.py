@@ -52,11 +52,11 @@ class Model:
 
   def compress(self, image: np.ndarray | Image.Image) -> bytes:
     """The bytes of a `.jgc` file for `image`."""
-    return self._codec.compress(_rgb8(image))[0]
+    return self._codec.compress(_rgb8(image))
 
   def decompress(self, data: bytes) -> np.ndarray:
     """The HxWx3 uint8 image of a `.jgc` file made with this model."""
-    return self._codec.decompress(bytes(data))[0]
+    return self._codec.decompress(bytes(data))
 
   def estimate_bpp(self, image: np.ndarray | Image.Image) -> float:
     """The model's own estimate of the rate, bits per pixel (real files add a header of at most 32 bytes)."""

@@ -86,10 +86,10 @@ def _quality(image: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
 
 def _model_row(codec: Codec, label: str, point: str, name: str, image: np.ndarray) -> tuple[dict, np.ndarray]:
   t = time.perf_counter()
-  data, _ = codec.compress(image)
+  data = codec.compress(image)
   encode_s = time.perf_counter() - t
   t = time.perf_counter()
-  decoded, _ = codec.decompress(data)
+  decoded = codec.decompress(data)
   decode_s = time.perf_counter() - t
   pixels = image.shape[0] * image.shape[1]
   row = {"image": name, "codec": label, "setting": point, "bpp": 8 * len(data) / pixels,
