@@ -60,10 +60,6 @@ class Bundle:
   def coding(self) -> Coding:
     return self.model.coding()
 
-  @property
-  def prior(self) -> str | None:
-    return self.model_config.get("prior", "mean_scale") if self.name == "hyperprior" else None
-
 
 def _payload(model_config: dict, params: dict, tables: dict[str, CdfTables], boundaries: np.ndarray) -> bytes:
   tree = {

@@ -29,6 +29,7 @@ import io
 import json
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import PIL
@@ -44,12 +45,13 @@ METRICS = ("psnr", "ms_ssim", "lpips")
 CROP_PX = 256
 BD_REFERENCES = ("jpeg420", "webp", "avif", "hevc")
 REFERENCES = json.loads((epath.Path(__file__).parent / "references.json").read_text())
-_FAMILIES = {"scale": "bmshj2018", "mean_scale": "mbt2018-mean", "autoregressive": "mbt2018"}
+# The usual names of the hyperprior models, by how their side information gives y's means and scales.
+_FAMILIES = {"scale": "bmshj2018", "split": "mbt2018-mean", "autoregressive": "mbt2018"}
 
 
 def family(bundle: bundles.Bundle) -> str:
-  """The curve a bundle belongs to: its model, and for hyperpriors its prior's usual name."""
-  return _FAMILIES[bundle.prior] if bundle.prior else bundle.name
+  """The curve a bundle belongs to: the usual name of its kind of hyperprior model, else its model's name."""
+  return _FAMILIES.get(bundle.coding.side_info, bundle.name)
 
 
 def _models(specs: list[str]) -> dict[tuple[str, str], Codec]:
@@ -108,7 +110,8 @@ class _ClassicalCache:
   def __init__(self, root: str | None):
     self._root = None if root is None else paths.resolve(root) / f"pillow-{PIL.__version__}"
 
-  def row(self, name: str, codec: str, key: str, setting, image: np.ndarray, make) -> tuple[dict, np.ndarray]:
+  def row(self, name: str, codec: str, key: str, setting: Callable[[int], str], image: np.ndarray,
+          make: Callable[[], tuple[bytes, int]]) -> tuple[dict, np.ndarray]:
     """The row of `codec` at `key` ("q50", or "@0.312345" for a target rate), named `setting(quality)`;
     `make()` -> `(data, quality)`."""
     stem = None
@@ -330,7 +333,8 @@ def _report(out: epath.Path, summary: list[dict], differences: list[dict], skipp
   return text
 
 
-def _expected(models, classical_names: list[str], qualities) -> set[tuple[str, str]]:
+def _expected(models: dict[tuple[str, str], Codec], classical_names: list[str],
+              qualities: tuple[int, ...]) -> set[tuple[str, str]]:
   """The row groups an image gets: every model point, each classical codec matched to each point, the sweeps."""
   groups = set(models)
   for label, point in models:
@@ -338,7 +342,7 @@ def _expected(models, classical_names: list[str], qualities) -> set[tuple[str, s
   return groups | {(c, f"q{q}") for c in classical_names for q in qualities}
 
 
-def _done_rows(out: epath.Path, expected) -> dict[str, list[dict]]:
+def _done_rows(out: epath.Path, expected: set[tuple[str, str]]) -> dict[str, list[dict]]:
   """Rows of `out/rows.jsonl` per image, for the images that have every expected group."""
   path = out / "rows.jsonl"
   if not path.exists():
@@ -351,8 +355,8 @@ def _done_rows(out: epath.Path, expected) -> dict[str, list[dict]]:
           if expected <= {_group(r) for r in rows}}
 
 
-def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES, realism: bool = True,
-             references: tuple[str, ...] = (), cache_dir: str | None = None) -> dict:
+def evaluate(model_specs: list[str], folder: str, out: str, qualities: tuple[int, ...] = QUALITIES,
+             realism: bool = True, references: tuple[str, ...] = (), cache_dir: str | None = None) -> dict:
   """Runs the evaluation and writes its files to `out` (a local folder or gs:// URL); returns the summary.
 
   `model_specs`: bundle paths, or `LABEL=PATH` to name the curve a bundle belongs to. `cache_dir` keeps
@@ -373,52 +377,7 @@ def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES,
     except inception.WeightsMissing as e:
       no_fid = str(e)
   out.mkdir(parents=True, exist_ok=True)
-  # Reused images bring their rows and, for FID, their Inception features; the first image is always
-  # coded again, for the crops.
-  done = _done_rows(out, _expected(models, names, qualities))
-  if tracker:
-    done = {n: rows for n, rows in done.items() if (out / "features" / f"{n}.npz").exists()}
-  rows, crops, start, coded = [], [], time.perf_counter(), 0
-  cache = _ClassicalCache(cache_dir)
-  for i, (name, image) in enumerate(images, 1):
-    if i > 1 and name in done:
-      rows.extend(done[name])
-      if tracker:
-        with (out / "features" / f"{name}.npz").open("rb") as f:
-          tracker.add_features(dict(np.load(f)))
-      print(f"[{i}/{len(images)}] {name}: from {out / 'rows.jsonl'}", flush=True)
-      continue
-    decoded, matched = {}, {}
-
-    def keep(result: tuple[dict, np.ndarray], decoded=decoded) -> dict:
-      row, image_out = result
-      rows.append(row)
-      decoded[_group(row)] = image_out
-      return row
-
-    points = [keep(_model_row(codec, label, point, name, image)) for (label, point), codec in models.items()]
-    for codec in names:
-      for p in points:
-        row = cache.row(name, codec, f"@{p['bpp']:.6f}", lambda q, p=p: f"matched {p['codec']} {p['setting']} (q{q})",
-                        image, lambda p=p, codec=codec, image=image: classical.at_bpp(codec, image, p["bpp"]))
-        matched.setdefault(codec, keep(row))
-      for q in qualities:
-        keep(cache.row(name, codec, f"q{q}", lambda _, q=q: f"q{q}", image,
-                       lambda q=q, codec=codec, image=image: (classical.encode(codec, image, q), q)))
-    if tracker:
-      buf = io.BytesIO()
-      np.savez(buf, **tracker.add(image, decoded))
-      paths.write_bytes(out / "features" / f"{name}.npz", buf.getvalue())
-    if i == 1:
-      crops = [(f"{r['codec']} {r['bpp']:.3f} bpp", _crop(decoded[_group(r)]))
-               for r in [points[0]] + [matched[c] for c in ("jpeg420", "webp") if c in matched]]
-      crops.insert(0, ("original", _crop(image)))
-    paths.write_bytes(out / "rows.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
-    coded += 1
-    elapsed = time.perf_counter() - start
-    left = sum(1 for n, _ in images[i:] if n not in done)
-    print(f"[{i}/{len(images)}] {name}: {elapsed:.0f} s so far, about {elapsed / coded * left:.0f} s left",
-          flush=True)
+  rows, crops = _rows(out, images, models, names, qualities, tracker, _ClassicalCache(cache_dir))
   table = io.StringIO()
   writer = csv.DictWriter(table, fieldnames=list(rows[0]))
   writer.writeheader()
@@ -436,6 +395,68 @@ def evaluate(model_specs: list[str], folder: str, out: str, qualities=QUALITIES,
             "rate_differences": differences}
   paths.write_bytes(out / "summary.json", json.dumps(result, indent=2).encode())
   return result
+
+
+def _rows(out: epath.Path, images: list[tuple[str, np.ndarray]], models: dict[tuple[str, str], Codec],
+          names: list[str], qualities: tuple[int, ...], tracker: _Realism | None,
+          cache: _ClassicalCache) -> tuple[list[dict], list[tuple[str, np.ndarray]]]:
+  """`(rows, crops)` of every image, `out/rows.jsonl` written after each; the rows an earlier run
+  left there for an image are reused (with, for FID, its Inception features), but the first image
+  is always coded again, for the crops."""
+  done = _done_rows(out, _expected(models, names, qualities))
+  if tracker:
+    done = {n: rows for n, rows in done.items() if (out / "features" / f"{n}.npz").exists()}
+  rows, crops, start, coded = [], [], time.perf_counter(), 0
+  for i, (name, image) in enumerate(images, 1):
+    if i > 1 and name in done:
+      rows.extend(done[name])
+      if tracker:
+        with (out / "features" / f"{name}.npz").open("rb") as f:
+          tracker.add_features(dict(np.load(f)))
+      print(f"[{i}/{len(images)}] {name}: from {out / 'rows.jsonl'}", flush=True)
+      continue
+    image_rows, decoded, cropped = _image_rows(name, image, models, names, qualities, cache)
+    rows.extend(image_rows)
+    if tracker:
+      buf = io.BytesIO()
+      np.savez(buf, **tracker.add(image, decoded))
+      paths.write_bytes(out / "features" / f"{name}.npz", buf.getvalue())
+    if i == 1:
+      crops = [("original", _crop(image))] + [(f"{r['codec']} {r['bpp']:.3f} bpp", _crop(decoded[_group(r)]))
+                                              for r in cropped]
+    paths.write_bytes(out / "rows.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    coded += 1
+    elapsed = time.perf_counter() - start
+    left = sum(1 for n, _ in images[i:] if n not in done)
+    print(f"[{i}/{len(images)}] {name}: {elapsed:.0f} s so far, about {elapsed / coded * left:.0f} s left",
+          flush=True)
+  return rows, crops
+
+
+def _image_rows(name: str, image: np.ndarray, models: dict[tuple[str, str], Codec], names: list[str],
+                qualities: tuple[int, ...],
+                cache: _ClassicalCache) -> tuple[list[dict], dict[tuple[str, str], np.ndarray], list[dict]]:
+  """One image's rows (every model point; each classical codec at each point's rate and at each quality),
+  its decoded images by row group, and the rows the crops show: the first model point, then JPEG's and
+  WebP's at its rate."""
+  rows, decoded, matched = [], {}, {}
+
+  def keep(result: tuple[dict, np.ndarray]) -> dict:
+    row, image_out = result
+    rows.append(row)
+    decoded[_group(row)] = image_out
+    return row
+
+  points = [keep(_model_row(codec, label, point, name, image)) for (label, point), codec in models.items()]
+  for codec in names:
+    for p in points:
+      row = cache.row(name, codec, f"@{p['bpp']:.6f}", lambda q, p=p: f"matched {p['codec']} {p['setting']} (q{q})",
+                      image, lambda p=p, codec=codec: classical.at_bpp(codec, image, p["bpp"]))
+      matched.setdefault(codec, keep(row))
+    for q in qualities:
+      keep(cache.row(name, codec, f"q{q}", lambda _, q=q: f"q{q}", image,
+                     lambda q=q, codec=codec: (classical.encode(codec, image, q), q)))
+  return rows, decoded, [points[0]] + [matched[c] for c in ("jpeg420", "webp") if c in matched]
 
 
 def main(argv: list[str] | None = None) -> int:
