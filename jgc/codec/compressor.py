@@ -330,12 +330,11 @@ class Codec:
     p, coding = self.bundle.params, self.coding
     fixed = {"nets": [sideinfo.fixed_weights(params_at(p, net.path)) for net in coding.nets]}
     if coding.context is not None:
-      context_path, parameters_path = coding.context
-      context = params_at(p, context_path)
+      context = params_at(p, coding.context.conv)
       mask = np.asarray(causal_mask(context["kernel"].shape[0]))[:, :, None, None]
       masked = {"kernel": np.asarray(context["kernel"]) * mask, "bias": context["bias"]}
       fixed["context"] = sideinfo.fixed_weights({"masked": masked})
-      fixed["entropy_parameters"] = sideinfo.fixed_weights(params_at(p, parameters_path))
+      fixed["entropy_parameters"] = sideinfo.fixed_weights(params_at(p, coding.context.parameters))
     return fixed
 
   @functools.cached_property
@@ -344,7 +343,7 @@ class Codec:
     # Host numpy: the per-position products are small matrix-vector ones.
     masked = jax.tree.map(np.asarray, self._fixed["context"]["masked"])
     parameters = self._fixed["entropy_parameters"]
-    layers = [jax.tree.map(np.asarray, parameters[f"Conv_{i}"]) for i in range(len(parameters))]
+    layers = [jax.tree.map(np.asarray, parameters[name]) for name in self.coding.context.parameter_layers]
     # The context model and entropy parameters share the hyper-synthesis' activation.
     act, slope = self.coding.nets[0].activation, self.coding.nets[0].negative_slope
     return autoregressive.Context(masked, layers, act, slope, self.bundle.boundaries)
@@ -353,8 +352,7 @@ class Codec:
     """Fixed-point `(mean, scale)`, or `(the net's output, None)` where it holds both halves
     ("split") or feeds the context model ("autoregressive")."""
     z = self._z_fixed(z_sym)
-    outputs = [sideinfo.hyper_synthesis(w, z, net.activation, latent_hw, negative_slope=net.negative_slope,
-                                        padding=net.padding, latent_bucket=self.bucket_px // self.coding.latent_stride)
+    outputs = [sideinfo.hyper_synthesis(net, w, z, latent_hw, latent_bucket=self.bucket_px // self.coding.latent_stride)
                for net, w in zip(self.coding.nets, self._fixed["nets"], strict=True)]
     if self.coding.side_info == "mean_and_scale":
       return outputs[0], outputs[1]

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jgc.codec import buckets
+from jgc.models.coding import SideInfoNet
 from jgc.models.convs import subpixel_conv_transpose
 
 WEIGHT_BITS = 12
@@ -89,35 +90,31 @@ def _layer(kind: str, params: Mapping, x: jax.Array, activation: str | None, neg
   return _activate(jnp.floor(y / 2.0**WEIGHT_BITS) + params["bias"], activation, negative_slope, jnp)
 
 
-def _transposes(weights: Mapping) -> list[str]:
-  return sorted((k for k in weights if k.startswith("ConvTranspose_")), key=lambda k: int(k.split("_")[1]))
-
-
-@functools.partial(jax.jit, static_argnames=("activation", "negative_slope", "padding"))
-def _synthesis(weights: Mapping, x: jax.Array, extent: jax.Array, activation: str, negative_slope: float,
-               padding: str) -> jax.Array:
+@functools.partial(jax.jit, static_argnames="net")
+def _synthesis(net: SideInfoNet, weights: Mapping, x: jax.Array, extent: jax.Array) -> jax.Array:
   base = x.shape[1:3]
-  for name in _transposes(weights):
+  *upsampling, last = net.layers
+  for name in upsampling:
     # Zeroed beyond the hyper-latent's extent: what zero padding gives at its own size (see `buckets`).
-    x = buckets.mask(_layer("transpose", weights[name], x, activation, negative_slope, padding), extent, base)
-  return _layer("conv", weights["Conv_0"], x, None, negative_slope, padding)
+    x = buckets.mask(_layer("transpose", weights[name], x, net.activation, net.negative_slope, net.padding),
+                     extent, base)
+  return _layer("conv", weights[last], x, None, net.negative_slope, net.padding)
 
 
-def hyper_synthesis(weights: Mapping, z_fixed: np.ndarray, activation: str, latent_hw: tuple[int, int], *,
-                    negative_slope: float = 0.2, padding: str = "SAME", latent_bucket: int = 1) -> np.ndarray:
-  """A `HyperSynthesis` (weights from `fixed_weights`) on fixed-point input;
-  fixed-point output cropped to `latent_hw`. Runs on the CPU in float64.
+def hyper_synthesis(net: SideInfoNet, weights: Mapping, z_fixed: np.ndarray, latent_hw: tuple[int, int], *,
+                    latent_bucket: int = 1) -> np.ndarray:
+  """The side-information net `net` (weights from `fixed_weights`, its layers found by the names it
+  declares) on fixed-point input; fixed-point output cropped to `latent_hw`. Runs on the CPU in float64.
 
   `latent_bucket`: the output is computed at a multiple of this many latent positions (the
   input filled with zeros, every layer's output zeroed beyond the input's extent), so that one
   compilation serves a bucket of sizes; the values are those of the input's own size.
   """
   z = _check_range(np.asarray(z_fixed, np.float64), "hyper-latent")
-  multiple = max(1, latent_bucket >> len(_transposes(weights)))
+  multiple = max(1, latent_bucket >> (len(net.layers) - 1))
   filled = buckets.fill(z, tuple(buckets.round_up(n, multiple) for n in z.shape[1:3]))
   with jax.enable_x64(True), jax.default_device(jax.devices("cpu")[0]):
-    out = np.asarray(_synthesis(weights, jnp.asarray(filled), jnp.asarray(z.shape[1:3]), activation,
-                                negative_slope, padding))
+    out = np.asarray(_synthesis(net, weights, jnp.asarray(filled), jnp.asarray(z.shape[1:3])))
   return _check_range(out[:, : latent_hw[0], : latent_hw[1]], "hyper-synthesis")
 
 

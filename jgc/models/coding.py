@@ -26,12 +26,24 @@ SIDE_INFO = (
 
 @dataclasses.dataclass(frozen=True)
 class SideInfoNet:
-  """A `jgc.models.hyper.HyperSynthesis` at `path` in the model's parameters."""
+  """A `jgc.models.hyper.HyperSynthesis` at `path` in the model's parameters, its layers named
+  `layers` (the transposed convs in order, then the last conv)."""
 
   path: tuple[str, ...]
+  layers: tuple[str, ...]
   activation: str
   negative_slope: float = 0.2
   padding: str = "SAME"
+
+
+@dataclasses.dataclass(frozen=True)
+class ContextNets:
+  """The autoregressive model's masked context conv at `conv` and its 1x1 entropy-parameter net
+  at `parameters`, whose layers are named `parameter_layers` in order."""
+
+  conv: tuple[str, ...]
+  parameters: tuple[str, ...]
+  parameter_layers: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,8 +73,7 @@ class Coding:
     distribution: "gaussian" or "logistic", of the conditional stream.
     side_info: one of `SIDE_INFO`.
     nets: the side-information networks.
-    context: for "autoregressive", the paths of the masked context conv and of the
-      1x1 entropy-parameter nets.
+    context: for "autoregressive", the masked context conv and the 1x1 entropy-parameter net.
     synthesis_radius: how far, in latent positions, one latent's effect on the
       reconstruction reaches; tiles of a large image overlap by this much.
     analysis_radius: how far, in latent positions, the pixels one latent is computed from
@@ -85,7 +96,7 @@ class Coding:
   distribution: str = "gaussian"
   side_info: str | None = None
   nets: tuple[SideInfoNet, ...] = ()
-  context: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+  context: ContextNets | None = None
 
   def __post_init__(self):
     if self.side_info is not None and self.side_info not in SIDE_INFO:

@@ -25,7 +25,7 @@ from jgc.entropy import (
     symbols,
 )
 from jgc.models.coding import Coding, Factorized, SideInfoNet
-from jgc.models.hyper import HyperAnalysis, HyperSynthesis, hyperprior_aux
+from jgc.models.hyper import SYNTHESIS_LAYERS, HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.padding import crop_to, pad_to_multiple
 from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, generator_radius, torch_aligned
 
@@ -130,7 +130,7 @@ class HiFiC(nn.Module):
   def coding(self) -> Coding:
     """z under the factorized prior, then y under scale tables, its means and scales from
     the mean and scale hyper-synthesis nets."""
-    nets = tuple(SideInfoNet(("hyperprior", name), "relu", padding=torch_aligned(self.padding))
+    nets = tuple(SideInfoNet(("hyperprior", name), SYNTHESIS_LAYERS, "relu", padding=torch_aligned(self.padding))
                  for name in ("mean_synthesis", "scale_synthesis"))
     return Coding(streams=("z", "y"), encoded=("y", "z"), encoding=("analyze", "hyper_symbols"),
                   synthesis_radius=generator_radius(self.num_residual_blocks), analysis_radius=ENCODER_RADIUS,

@@ -45,6 +45,13 @@ class HyperAnalysis(nn.Module):
     return Conv(self.channels, (5, 5), (2, 2), **strided)(z).astype(jnp.float32)
 
 
+# A `HyperSynthesis`' layers in order: its two transposed convs, then its last conv. Named
+# explicitly because the codec's fixed-point copy of the net (`jgc.codec.sideinfo`) finds them by
+# these names, which each model declares in its `Coding`; they are the names Flax gave
+# automatically before, so bundles are unchanged.
+SYNTHESIS_LAYERS = ("ConvTranspose_0", "ConvTranspose_1", "Conv_0")
+
+
 class HyperSynthesis(nn.Module):
   """Two 5x5 stride-2 transposed convs with activations, then a 3x3 conv."""
 
@@ -58,9 +65,10 @@ class HyperSynthesis(nn.Module):
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
     act = activation(self.activation, self.negative_slope)
-    for c in self.channels:
-      z = act(ConvTranspose(c, (5, 5), (2, 2), padding=self.padding, dtype=self.dtype)(z))
-    return Conv(self.out_channels, (3, 3), padding=self.padding, dtype=self.dtype)(z).astype(jnp.float32)
+    *upsampling, last = SYNTHESIS_LAYERS
+    for c, name in zip(self.channels, upsampling, strict=True):
+      z = act(ConvTranspose(c, (5, 5), (2, 2), padding=self.padding, dtype=self.dtype, name=name)(z))
+    return Conv(self.out_channels, (3, 3), padding=self.padding, dtype=self.dtype, name=last)(z).astype(jnp.float32)
 
 
 def hyperprior_aux(*, latents: Pair, quantized: Pair, likelihoods: Pair, rounded_likelihoods: Pair, mean: jax.Array,

@@ -27,9 +27,9 @@ from jgc.entropy import (
     gaussian_likelihood,
     symbols,
 )
-from jgc.models.coding import Coding, Factorized, SideInfoNet
+from jgc.models.coding import Coding, ContextNets, Factorized, SideInfoNet
 from jgc.models.convs import Conv, ConvTranspose
-from jgc.models.hyper import HyperAnalysis, HyperSynthesis, activation, hyperprior_aux
+from jgc.models.hyper import SYNTHESIS_LAYERS, HyperAnalysis, HyperSynthesis, activation, hyperprior_aux
 from jgc.models.layers import GDN, MaskedConv
 from jgc.models.padding import crop_to, pad_to_multiple
 from jgc.models.transforms import FACTOR
@@ -70,6 +70,10 @@ class GDNSynthesis(nn.Module):
     return ConvTranspose(3, (5, 5), (2, 2), padding=self.padding, dtype=self.dtype)(y).astype(jnp.float32)
 
 
+# Its layers, named explicitly as `SYNTHESIS_LAYERS` are: the codec finds them by these names.
+PARAMETER_LAYERS = ("Conv_0", "Conv_1", "Conv_2")
+
+
 class EntropyParameters(nn.Module):
   """1x1 convs 4M -> 10M/3 -> 8M/3 -> 2M with LeakyReLU (Minnen 2018, Fig. 4)."""
 
@@ -80,9 +84,10 @@ class EntropyParameters(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     m = self.latent_channels
     act = activation("leaky_relu", self.negative_slope)
-    for c in (m * 10 // 3, m * 8 // 3):
-      x = act(Conv(c, (1, 1))(x))
-    return Conv(2 * m, (1, 1))(x)
+    *hidden, last = PARAMETER_LAYERS
+    for c, name in zip((m * 10 // 3, m * 8 // 3), hidden, strict=True):
+      x = act(Conv(c, (1, 1), name=name)(x))
+    return Conv(2 * m, (1, 1), name=last)(x)
 
 
 class HyperpriorCodec(nn.Module):
@@ -198,12 +203,12 @@ class HyperpriorCodec(nn.Module):
                   analysis_radius=2,
                   factorized={"z": Factorized(("z_prior",), filters)}, conditional="y")
     if self.prior == "scale":
-      return Coding(**common, side_info="scale", nets=(SideInfoNet(("hyper_synthesis",), "relu",
-                                                                   padding=self.padding),))
-    net = SideInfoNet(("hyper_synthesis",), "leaky_relu", self.negative_slope, self.padding)
+      return Coding(**common, side_info="scale",
+                    nets=(SideInfoNet(("hyper_synthesis",), SYNTHESIS_LAYERS, "relu", padding=self.padding),))
+    net = SideInfoNet(("hyper_synthesis",), SYNTHESIS_LAYERS, "leaky_relu", self.negative_slope, self.padding)
     if self.prior == "autoregressive":
       return Coding(**common, side_info="autoregressive", nets=(net,),
-                    context=(("context",), ("entropy_parameters",)))
+                    context=ContextNets(("context",), ("entropy_parameters",), PARAMETER_LAYERS))
     return Coding(**common, side_info="split", nets=(net,))
 
   def encode_latents(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
