@@ -1,6 +1,6 @@
 """Compile time of full-width HiFiC, with JAX's persistent compilation cache cold and warm.
 
-    python benchmarks/compile_time.py [--baseline REV] [--only step,decode,generator] [--repeats 1]
+    python benchmarks/compile_time.py [--only step,decode,generator] [--repeats 1]
 
 Three programs, each compiled only (`jax.jit(...).trace(...).lower().compile()`
 on shapes, never run): `step`, the stage-2 training step of
@@ -12,14 +12,15 @@ G's loss and parameter gradients alone at the step's batch (its share of
 `step`). Each program is compiled in a fresh process with an empty cache
 folder (`cold`), then in another fresh process reading what the first wrote
 (`warm`: the restart of a training job or of `jgc decompress`; see
-`jgc/io/compile_cache.py`). `--baseline REV` measures as well with the generator of
-`jgc/models/hific.py` at git revision REV (`7e0a115` scans the residual
-blocks as one `lax.scan`; the current one runs them one after another: on the
-CPU the scan compiled no faster and held 0.5 GB more, so it was not kept). Seconds are `lower_s` (tracing
+`jgc/io/compile_cache.py`). To compare a revision, run its own copy of this
+script in a worktree of it: `git worktree add /tmp/scan 7e0a115 && cd /tmp/scan &&
+python benchmarks/compile_time.py` (7e0a115 scans the residual blocks as one
+`lax.scan`; on the CPU it compiled no faster and held 0.5 GB more, so it was not
+kept). Seconds are `lower_s` (tracing
 and lowering to StableHLO), `compile_s` (XLA, or loading from the cache) and
 `compile_cpu_s` (the process's CPU seconds in it: steadier than wall time on a
 shared machine), each the least of `--repeats` rounds. Last line: one JSON object,
-`{program: {variant: {cache: seconds}}}`.
+`{program: {cache: seconds}}`.
 """
 
 import argparse
@@ -30,28 +31,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 
 import jax
 import jax.numpy as jnp
 
 from jgc.codec import buckets
 from jgc.io import compile_cache
-from jgc.models import build_model, hific
+from jgc.models import build_model, hific, transforms
 from jgc.training import defaults, loop
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 BATCH, CROP_PX = 8, 256
 DECODE_HW = (512, 768)  # a Kodak image; whole 128-px buckets, so the bucket is the image
-
-
-def use_generator_of(rev: str) -> None:
-  """HiFiC builds the `Generator` of `jgc/models/hific.py` at git revision `rev` from now on."""
-  source = subprocess.run(["git", "show", f"{rev}:jgc/models/hific.py"], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout
-  module = types.ModuleType(f"hific_at_{rev}")
-  exec(compile(source, f"{rev}:jgc/models/hific.py", "exec"), module.__dict__)
-  hific.Generator = module.Generator
 
 
 def step_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
@@ -73,7 +64,7 @@ def decode_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
 
 
 def generator_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
-  generator = hific.Generator()
+  generator = transforms.Generator()
   y = jax.ShapeDtypeStruct((BATCH, CROP_PX // 16, CROP_PX // 16, hific.HiFiC().latent_channels), jnp.float32)
   params = jax.eval_shape(generator.init, jax.random.key(0), y)["params"]
   loss = jax.value_and_grad(lambda p, y: jnp.mean(generator.apply({"params": p}, y) ** 2))
@@ -83,10 +74,8 @@ def generator_program() -> tuple[jax.stages.Wrapped, tuple, dict]:
 PROGRAMS = {"step": step_program, "decode": decode_program, "generator": generator_program}
 
 
-def measure(program: str, baseline: str | None) -> dict:
+def measure(program: str) -> dict:
   compile_cache.enable()
-  if baseline:
-    use_generator_of(baseline)
   jitted, args, kwargs = PROGRAMS[program]()
   t = time.perf_counter()
   lowered = jitted.trace(*args, **kwargs).lower()
@@ -98,10 +87,10 @@ def measure(program: str, baseline: str | None) -> dict:
           "compile_cpu_s": round(compile_cpu_s, 1)}
 
 
-def run_child(program: str, baseline: str | None, cache: str) -> dict:
+def run_child(program: str, cache: str) -> dict:
   env = {k: v for k, v in os.environ.items() if k != "JGC_COMPILATION_CACHE"}
   env["JAX_COMPILATION_CACHE_DIR"] = cache
-  command = [sys.executable, __file__, "--child", program] + (["--baseline", baseline] if baseline else [])
+  command = [sys.executable, __file__, "--child", program]
   out = subprocess.run(command, capture_output=True, text=True, env=env)
   if out.returncode:
     raise SystemExit(f"{program} failed:\n{out.stderr[-3000:]}")
@@ -110,34 +99,29 @@ def run_child(program: str, baseline: str | None, cache: str) -> dict:
 
 def main() -> dict:
   parser = argparse.ArgumentParser()
-  parser.add_argument("--baseline", help="also measure the generator of jgc/models/hific.py at this git revision")
   parser.add_argument("--only", default=",".join(PROGRAMS), help="comma-separated programs")
   parser.add_argument("--repeats", type=int, default=1, help="rounds per measurement; the least time is kept")
   parser.add_argument("--child", choices=list(PROGRAMS), help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
-    return measure(args.child, args.baseline)
+    return measure(args.child)
   programs = args.only.split(",")
   if unknown := set(programs) - set(PROGRAMS):
     raise SystemExit(f"unknown programs {sorted(unknown)}; use {', '.join(PROGRAMS)}")
-  variants = {"working tree": None, **({f"generator of {args.baseline}": args.baseline} if args.baseline else {})}
   result = {"devices": f"{jax.device_count()} x {jax.devices()[0].device_kind}", "cpus": os.cpu_count()}
   for program in programs:
-    result[program] = {}
-    for variant, rev in variants.items():
-      rounds = []
-      for _ in range(args.repeats):
-        with tempfile.TemporaryDirectory() as cache:
-          rounds.append({state: run_child(program, rev, cache) for state in ("cold", "warm")})
-      result[program][variant] = {state: {k: min(r[state][k] for r in rounds) for k in rounds[0][state]}
-                                  for state in ("cold", "warm")}
-      print(json.dumps({program: {variant: result[program][variant]}}), flush=True)
+    rounds = []
+    for _ in range(args.repeats):
+      with tempfile.TemporaryDirectory() as cache:
+        rounds.append({state: run_child(program, cache) for state in ("cold", "warm")})
+    result[program] = {state: {k: min(r[state][k] for r in rounds) for k in rounds[0][state]}
+                       for state in ("cold", "warm")}
+    print(json.dumps({program: result[program]}), flush=True)
   columns = ("lower_s", "compile_s", "total_s", "compile_cpu_s")
-  print(f"{'program':<10} {'variant':<28} {'cache':<6} " + " ".join(f"{c:>13}" for c in columns))
+  print(f"{'program':<10} {'cache':<6} " + " ".join(f"{c:>13}" for c in columns))
   for program in programs:
-    for variant, states in result[program].items():
-      for state, t in states.items():
-        print(f"{program:<10} {variant:<28} {state:<6} " + " ".join(f"{t[c]:>13}" for c in columns))
+    for state, t in result[program].items():
+      print(f"{program:<10} {state:<6} " + " ".join(f"{t[c]:>13}" for c in columns))
   return result
 
 if __name__ == "__main__":

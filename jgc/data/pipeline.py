@@ -16,6 +16,7 @@ import threading
 
 import grain
 import jax
+import ml_collections
 import numpy as np
 
 from jgc.data.errors import DataError
@@ -53,7 +54,7 @@ def _decoded(record: tuple[str, bytes], bad: BadRecords) -> np.ndarray | None:
 
 
 def train_dataset(
-    cfg,
+    cfg: ml_collections.ConfigDict,
     *,
     batch_size: int,
     crop_px: int,
