@@ -9,7 +9,6 @@ per latent; here a learned per-channel categorical prior over the centre
 indices gives the coder a real distribution, so files come out smaller.
 """
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import flax.linen as nn
@@ -19,7 +18,7 @@ import numpy as np
 
 from jgc.models.coding import Coding
 from jgc.models.padding import crop_to, pad_to_multiple
-from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, generator_radius
+from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, WithTransforms, generator_radius
 
 
 def centers(num_centers: int, low: float = -2.0, high: float = 2.0) -> jax.Array:
@@ -38,22 +37,19 @@ def quantize_to_centers(w: jax.Array, c: jax.Array, temperature: float) -> tuple
   return soft + jax.lax.stop_gradient(c[indices] - soft), indices
 
 
-class GC(nn.Module):
+class GC(WithTransforms):
   """E -> L-centre quantizer -> G, with a learned prior over centre indices."""
 
   MAIN_LATENT: ClassVar[str] = "w"  # what D is conditioned on, and what the sparsity penalty sees
 
-  encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
-  generator_channels: Sequence[int] = (960, 480, 240, 120, 60)
   latent_channels: int = 8
   num_centers: int = 5
   temperature: float = 1.0
-  num_residual_blocks: int = 9
-  dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions
 
   def setup(self):
-    self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype)
-    self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype)
+    self.encoder = Encoder(self.dtype, channels=self.encoder_channels, latent_channels=self.latent_channels)
+    self.generator = Generator(self.dtype, channels=self.generator_channels,
+                               num_residual_blocks=self.num_residual_blocks)
     self.prior_logits = self.param(
         "prior_logits", nn.initializers.zeros, (self.latent_channels, self.num_centers))
 

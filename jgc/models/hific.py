@@ -9,25 +9,33 @@ of the same code; defaults are the published sizes (about 181M parameters for
 E + G + P, 2.8M for D).
 """
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jgc import errors
 from jgc.entropy import (
-    DISTRIBUTIONS,
-    FactorizedPrior,
-    add_uniform_noise,
-    dequantize,
-    quantize_around_mean,
-    symbols,
+  DISTRIBUTIONS,
+  FactorizedPrior,
+  add_uniform_noise,
+  dequantize,
+  quantize_around_mean,
+  symbols,
 )
 from jgc.models.coding import Coding, Factorized, SideInfoNet
 from jgc.models.hyper import SYNTHESIS_LAYERS, HyperAnalysis, HyperSynthesis, hyperprior_aux
 from jgc.models.padding import crop_to, pad_to_multiple
-from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, generator_radius, torch_aligned
+from jgc.models.transforms import (
+  ENCODER_RADIUS,
+  FACTOR,
+  Encoder,
+  Generator,
+  WithTransforms,
+  generator_radius,
+  torch_aligned,
+)
 
 
 class MeanScaleHyperprior(nn.Module):
@@ -80,7 +88,7 @@ class MeanScaleHyperprior(nn.Module):
     return y_hat, aux
 
 
-class HiFiC(nn.Module):
+class HiFiC(WithTransforms):
   """E + G + P. `__call__(x, train=...)` returns `(x_hat, aux)`, images NHWC in [0, 1].
 
   `aux` holds the latents, their quantized values, bits per image for each
@@ -89,12 +97,8 @@ class HiFiC(nn.Module):
 
   MAIN_LATENT: ClassVar[str] = "y"  # what D is conditioned on, and what the sparsity penalty sees
 
-  encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
-  generator_channels: Sequence[int] = (960, 480, 240, 120, 60)
   latent_channels: int = 220
   hyper_channels: int = 320
-  num_residual_blocks: int = 9
-  dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions; P always runs in float32
   # "SAME" (TFC's zeros) or "REFLECT" (the PyTorch port's); see `transforms.HIFIC_PADDINGS`.
   padding: str = "SAME"
   # The PyTorch port's factorized density gates its last layer too.
@@ -107,9 +111,9 @@ class HiFiC(nn.Module):
 
   def setup(self):
     if self.likelihood not in DISTRIBUTIONS:
-      raise ValueError(f"HiFiC likelihood is one of {sorted(DISTRIBUTIONS)}, got {self.likelihood!r}")
-    self.encoder = Encoder(self.encoder_channels, self.latent_channels, self.dtype, self.padding)
-    self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype, self.padding)
+      raise errors.ConfigError(f"HiFiC likelihood is one of {sorted(DISTRIBUTIONS)}, got {self.likelihood!r}")
+    self.encoder = Encoder(self.dtype, self.padding, self.encoder_channels, self.latent_channels)
+    self.generator = Generator(self.dtype, self.padding, self.generator_channels, self.num_residual_blocks)
     self.hyperprior = MeanScaleHyperprior(self.latent_channels, self.hyper_channels, self.padding,
                                           self.prior_gate_last, self.likelihood, self.dtype)
 

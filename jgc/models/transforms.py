@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jgc import errors
 from jgc.models.convs import Conv, ConvTranspose
 from jgc.models.layers import ChannelNorm
 
@@ -40,7 +41,7 @@ def _conv(features: int, kernel: int, stride: int, padding: str, dtype: jnp.dtyp
   if padding == "REFLECT":
     return Conv(features, (kernel, kernel), (stride, stride), padding=((1, 0), (0, 1)) if stride == 2 else "TORCH",
                 pad_mode="reflect", dtype=dtype)
-  raise ValueError(f"HiFiC padding is one of {HIFIC_PADDINGS}, got {padding!r}")
+  raise errors.ConfigError(f"HiFiC padding is one of {HIFIC_PADDINGS}, got {padding!r}")
 
 
 def torch_aligned(padding: str) -> str:
@@ -49,13 +50,18 @@ def torch_aligned(padding: str) -> str:
   return "TORCH" if padding == "REFLECT" else "SAME"
 
 
-class Encoder(nn.Module):
+class _Transform(nn.Module):
+  """What E and G share: their convolutions' dtype (their outputs are float32) and padding."""
+
+  dtype: jnp.dtype = jnp.float32
+  padding: str = "SAME"  # one of HIFIC_PADDINGS
+
+
+class Encoder(_Transform):
   """E: 7x7 conv, four stride-2 3x3 convs, each with ChannelNorm + ReLU, then 3x3 to the latent."""
 
   channels: Sequence[int] = (60, 120, 240, 480, 960)
   latent_channels: int = 220
-  dtype: jnp.dtype = jnp.float32  # of the convolutions; the latent is float32
-  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -79,7 +85,7 @@ class ResidualBlock(nn.Module):
     return x + h
 
 
-class Generator(nn.Module):
+class Generator(_Transform):
   """G: ChannelNorm, 3x3 conv, ChannelNorm, residual blocks with a global skip,
   four stride-2 transposed convs with ChannelNorm + ReLU, and a 7x7 conv to RGB.
 
@@ -89,8 +95,6 @@ class Generator(nn.Module):
 
   channels: Sequence[int] = (960, 480, 240, 120, 60)
   num_residual_blocks: int = 9
-  dtype: jnp.dtype = jnp.float32  # of the convolutions; the image is float32
-  padding: str = "SAME"
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
@@ -104,3 +108,12 @@ class Generator(nn.Module):
       x = ConvTranspose(c, (3, 3), (2, 2), padding=torch_aligned(self.padding), dtype=self.dtype)(x)
       x = nn.relu(ChannelNorm()(x))
     return _conv(3, 7, 1, self.padding, self.dtype)(x).astype(jnp.float32)
+
+
+class WithTransforms(nn.Module):
+  """The fields of a model built on HiFiC's E and G (HiFiC, GC, VAE-GAN), at the paper's widths."""
+
+  encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
+  generator_channels: Sequence[int] = (960, 480, 240, 120, 60)
+  num_residual_blocks: int = 9
+  dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions

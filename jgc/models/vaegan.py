@@ -8,33 +8,28 @@ compression, the posterior mean is rounded and coded under a factorized prior
 does not change what the VAE learns.
 """
 
-from collections.abc import Sequence
 from typing import ClassVar
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jgc.entropy import FactorizedPrior, bits, dequantize, symbols
 from jgc.models.coding import Coding, Factorized
 from jgc.models.padding import crop_to, pad_to_multiple
-from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, generator_radius
+from jgc.models.transforms import ENCODER_RADIUS, FACTOR, Encoder, Generator, WithTransforms, generator_radius
 
 
-class VAEGAN(nn.Module):
+class VAEGAN(WithTransforms):
   """`__call__(x, train=...)` returns `(x_hat, aux)`; `aux["kl"]` is the KL per image in nats."""
 
   MAIN_LATENT: ClassVar[str] = "y"  # what D is conditioned on, and what the sparsity penalty sees
 
-  encoder_channels: Sequence[int] = (60, 120, 240, 480, 960)
-  generator_channels: Sequence[int] = (960, 480, 240, 120, 60)
   latent_channels: int = 32
-  num_residual_blocks: int = 9
-  dtype: jnp.dtype = jnp.float32  # of E's and G's convolutions
 
   def setup(self):
-    self.encoder = Encoder(self.encoder_channels, 2 * self.latent_channels, self.dtype)
-    self.generator = Generator(self.generator_channels, self.num_residual_blocks, self.dtype)
+    self.encoder = Encoder(self.dtype, channels=self.encoder_channels, latent_channels=2 * self.latent_channels)
+    self.generator = Generator(self.dtype, channels=self.generator_channels,
+                               num_residual_blocks=self.num_residual_blocks)
     self.prior = FactorizedPrior(self.latent_channels)
 
   def __call__(self, x: jax.Array, *, train: bool) -> tuple[jax.Array, dict]:
