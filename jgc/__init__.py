@@ -1,14 +1,18 @@
 """jgc: GAN-based learned image compression in JAX/Flax, with real bitstreams.
 
-`jgc.load(path)` opens a model bundle as a codec (`jgc.codec.model.Model`).
+`jgc.load(path)` opens a model bundle as a codec (`jgc.codec.model.Model`); `jgc.Error` is every
+failure jgc expects (`jgc.errors`).
 """
 
 import os
 from typing import TYPE_CHECKING
 
+from jgc.errors import Error
+
 if TYPE_CHECKING:
   from jgc.codec.model import Model
 
+__all__ = ["Error", "load"]
 __version__ = "0.1.0"
 
 

@@ -23,19 +23,17 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from PIL import Image
 
+from jgc import errors
 from jgc.codec import bundle as bundles
 from jgc.codec import import_compressai, import_hific_pytorch
-from jgc.codec.coder import StreamError
 from jgc.codec.compressor import BUCKET_PX, Codec
-from jgc.codec.container import FormatError
-from jgc.codec.sideinfo import SideInfoError
 from jgc.io import compile_cache, image_files, paths
 
 SUFFIX = ".jgc"
 OVERWRITE_BUNDLE = "overwrite an existing bundle (files made with it no longer decode)"
 _BAR = 20  # characters of the progress bar
-# What is reported per file and run instead of a traceback.
-EXPECTED = (image_files.BadImage, bundles.BundleError, FormatError, StreamError, SideInfoError, OSError, ValueError)
+# What is reported in one line, per file or for the run; anything else is a bug in jgc and surfaces with its traceback.
+EXPECTED = errors.Error
 
 
 def _inputs(given: list[str], extensions: tuple[str, ...]) -> Iterator[tuple[str, str]]:
@@ -50,11 +48,11 @@ def _inputs(given: list[str], extensions: tuple[str, ...]) -> Iterator[tuple[str
             full = os.path.join(root, name)
             yield full, os.path.relpath(full, path)
       if not found:
-        raise FileNotFoundError(f"{path}: no {'/'.join(extensions)} files in this folder")
+        raise errors.NotFound(f"{path}: no {'/'.join(extensions)} files in this folder")
     elif os.path.exists(path):
       yield path, os.path.basename(path)
     else:
-      raise FileNotFoundError(f"{path}: no such file or folder")
+      raise errors.NotFound(f"{path}: no such file or folder")
 
 
 def _target(out: str, rel: str, suffix: str, single: bool) -> str:
@@ -76,7 +74,7 @@ def _targets(files: list[tuple[str, str]], out: str, suffix: str) -> list[str]:
     target = _target(out, rel, suffix, len(files) == 1)
     key = os.path.normcase(os.path.abspath(target))
     if key in seen:
-      raise ValueError(f"{seen[key]} and {path} would both be written to {target}; give them separate runs")
+      raise errors.ConfigError(f"{seen[key]} and {path} would both be written to {target}; give them separate runs")
     seen[key] = path
     targets.append(target)
   return targets
@@ -137,8 +135,7 @@ def decompress(args: argparse.Namespace) -> int:
   targets = _targets(files, args.output, ".png")
 
   def work(path: str, target: str) -> str:
-    with open(path, "rb") as f:
-      data = f.read()
+    data = paths.read_bytes(path)
     t = time.perf_counter()
     image = codec.decompress(data)
     seconds = time.perf_counter() - t

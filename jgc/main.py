@@ -17,6 +17,7 @@ from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
+import jgc
 from jgc.io import compile_cache
 from jgc.training import loop
 
@@ -44,8 +45,7 @@ def main(argv: Sequence[str]) -> None:
   try:
     loop.train(_CONFIG.value, _WORKDIR.value)
     return
-  except (loop.NonFiniteLoss, loop.ConfigMismatch, loop.CannotWrite, FileNotFoundError, ValueError,
-          ImportError) as e:
+  except jgc.Error as e:  # a refused config, dataset or workdir; anything else is a bug, with its traceback
     message = f"jgc.main: {e}"
   # Outside the handler, so the exit does not hold the failed run (with, after a failed write,
   # orbax's abandoned tasks) until Python has torn down the `warnings` filters that quiet them.

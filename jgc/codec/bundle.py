@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from jgc import errors
 from jgc.codec.tables import CdfTables, factorized_tables, scale_tables
 from jgc.entropy import FactorizedPrior
 from jgc.entropy.gaussian import SNAP_BOUNDARIES
@@ -34,7 +35,7 @@ VERSION = 1
 CODED = tuple(name for name, cls in MODELS.items() if hasattr(cls, "coding"))
 
 
-class BundleError(ValueError):
+class BundleError(errors.Error, ValueError):
   """A bundle file is missing, corrupt, foreign or of an unknown version."""
 
 

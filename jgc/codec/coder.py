@@ -14,6 +14,7 @@ a bit length (uniform over 0..32) and the bits below the leading one.
 import constriction
 import numpy as np
 
+from jgc import errors
 from jgc.codec.tables import CdfTables
 
 _Uniform = constriction.stream.model.Uniform
@@ -21,7 +22,7 @@ _MAX_BITS = 32  # zig-zag values of int32 symbols have at most 32 bits
 _CHUNK_BITS = 16  # constriction's uniform model takes sizes below 2**24
 
 
-class StreamError(ValueError):
+class StreamError(errors.Error, ValueError):
   """A coded stream cannot be decoded (truncated, corrupt or foreign)."""
 
 

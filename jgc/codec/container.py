@@ -16,6 +16,8 @@ import dataclasses
 import struct
 import zlib
 
+from jgc import errors
+
 MAGIC = b"JGC"
 VERSION = 2
 READS = (1, 2)
@@ -25,7 +27,7 @@ _FIXED = len(MAGIC) + 1 + 8 + 4
 _CRC = slice(12, 16)
 
 
-class FormatError(ValueError):
+class FormatError(errors.Error, ValueError):
   """A file is not a jgc file, is truncated or corrupt, or needs another model."""
 
 

@@ -16,12 +16,14 @@ import os
 import jax
 import jax.extend.core as jex
 
+from jgc import errors
+
 BUDGET_ENV = "JGC_MEMORY_BUDGET_GIB"
 AVAILABLE_SHARE = 0.8
 
 
-class TooLarge(ValueError):
-  """Decoding the file would take more memory than the budget allows."""
+class TooLarge(errors.Error, ValueError):
+  """An image too large to code: beyond the format's size limits, or needing more memory than the budget allows."""
 
 
 def budget_bytes() -> int:
@@ -31,7 +33,7 @@ def budget_bytes() -> int:
     try:
       return int(float(value) * 2**30)
     except ValueError:
-      raise ValueError(f"{BUDGET_ENV}={value!r} is not a number of GiB") from None
+      raise errors.ConfigError(f"{BUDGET_ENV}={value!r} is not a number of GiB") from None
   return int(AVAILABLE_SHARE * _available_bytes())
 
 

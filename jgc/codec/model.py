@@ -15,6 +15,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from jgc import errors
 from jgc.codec import bundle as bundles
 from jgc.codec.compressor import Codec
 from jgc.io import image_files
@@ -25,7 +26,7 @@ def _rgb8(image: np.ndarray | Image.Image) -> np.ndarray:
     return image_files.to_rgb8(image)[0]
   image = np.asarray(image)
   if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-    raise ValueError(f"expected an HxWx3 uint8 RGB array or a Pillow image, got {image.dtype} {image.shape}")
+    raise errors.ConfigError(f"expected an HxWx3 uint8 RGB array or a Pillow image, got {image.dtype} {image.shape}")
   return image
 
 

@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from jgc import errors
 from jgc.entropy import FactorizedPrior, gaussian
 
 DEFAULT_PRECISION = 16
 
 
-class TableError(ValueError):
+class TableError(errors.Error, ValueError):
   """Stored tables are malformed (corrupt bundle or wrong file)."""
 
 

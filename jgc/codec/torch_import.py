@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from jgc import errors
 from jgc.codec.bundle import param_mismatches
 from jgc.io import torch_files
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(errors.Error, ValueError):
   """The checkpoint is not the named architecture, or has parameters jgc does not map."""
 
 

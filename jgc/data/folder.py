@@ -19,6 +19,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
+from jgc import errors
 from jgc.data.errors import DataError
 from jgc.io import image_files, paths
 
@@ -48,9 +49,9 @@ def _image_files(folder: epath.Path) -> Iterator[str]:
 def _storable(path: str) -> bytes | None:
   """The bytes to store for one file, or None (with a warning) if it is unusable."""
   try:
-    data = paths.resolve(path).read_bytes()
+    data = paths.read_bytes(path)
     array, note = image_files.decode(data, path)
-  except image_files.BadImage as e:
+  except errors.Error as e:  # not an image, or not readable
     logging.warning("skipping %s", e)
     return None
   if note:

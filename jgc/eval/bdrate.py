@@ -14,14 +14,20 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.interpolate import PchipInterpolator
 
+from jgc import errors
+
 METHODS = ("cubic", "pchip")
+
+
+class Incomparable(errors.Error, ValueError):
+  """Curves that give no rate difference: too few points, rates that are not positive, no common metric range."""
 
 
 def _check(name: str, rate: np.ndarray, metric: np.ndarray) -> None:
   if len(rate) < 4 or len(rate) != len(metric):
-    raise ValueError(f"BD-rate needs at least 4 (rate, metric) points per curve; the {name} has {len(rate)}")
+    raise Incomparable(f"BD-rate needs at least 4 (rate, metric) points per curve; the {name} has {len(rate)}")
   if np.any(rate <= 0) or not np.all(np.isfinite(metric)):
-    raise ValueError(f"BD-rate needs positive rates and finite metrics; the {name} curve has others")
+    raise Incomparable(f"BD-rate needs positive rates and finite metrics; the {name} curve has others")
 
 
 def _area(rate: np.ndarray, metric: np.ndarray, lo: float, hi: float, method: str) -> float:
@@ -30,7 +36,7 @@ def _area(rate: np.ndarray, metric: np.ndarray, lo: float, hi: float, method: st
     return float(np.diff(np.polyval(np.polyint(np.polyfit(metric, np.log(rate), 3)), [lo, hi]))[0])
   order = np.argsort(metric)
   if np.any(np.diff(metric[order]) <= 0):
-    raise ValueError("BD-rate (pchip) needs distinct metric values along each curve")
+    raise Incomparable("BD-rate (pchip) needs distinct metric values along each curve")
   return float(PchipInterpolator(metric[order], np.log(rate[order])).integrate(lo, hi))
 
 
@@ -41,7 +47,7 @@ def bd_rate(rate_ref: ArrayLike, metric_ref: ArrayLike, rate_test: ArrayLike, me
   Needs at least 4 points per curve, positive rates, and overlapping metric ranges.
   """
   if method not in METHODS:
-    raise ValueError(f"unknown BD-rate method {method!r}; use one of {METHODS}")
+    raise errors.ConfigError(f"unknown BD-rate method {method!r}; use one of {METHODS}")
   rate_ref, metric_ref, rate_test, metric_test = (np.asarray(v, np.float64) for v in
                                                   (rate_ref, metric_ref, rate_test, metric_test))
   _check("reference", rate_ref, metric_ref)
@@ -49,7 +55,7 @@ def bd_rate(rate_ref: ArrayLike, metric_ref: ArrayLike, rate_test: ArrayLike, me
   lo = max(metric_ref.min(), metric_test.min())
   hi = min(metric_ref.max(), metric_test.max())
   if lo >= hi:
-    raise ValueError("BD-rate: the two curves cover no common metric range")
+    raise Incomparable("BD-rate: the two curves cover no common metric range")
   areas = [_area(r, m, lo, hi, method) for r, m in ((rate_ref, metric_ref), (rate_test, metric_test))]
   return float((np.exp((areas[1] - areas[0]) / (hi - lo)) - 1) * 100)
 
@@ -60,7 +66,7 @@ def rate_difference(rate_ref: ArrayLike, metric_ref: ArrayLike, rate: float, met
   rate_ref, metric_ref = np.asarray(rate_ref, np.float64), np.asarray(metric_ref, np.float64)
   _check("reference", rate_ref, metric_ref)
   if not metric_ref.min() <= metric <= metric_ref.max():
-    raise ValueError(f"the point's quality {metric:.4g} is outside the reference's range "
-                     f"[{metric_ref.min():.4g}, {metric_ref.max():.4g}]")
+    raise Incomparable(f"the point's quality {metric:.4g} is outside the reference's range "
+                       f"[{metric_ref.min():.4g}, {metric_ref.max():.4g}]")
   fit = np.polyfit(metric_ref, np.log(rate_ref), 3)
   return float((rate / np.exp(np.polyval(fit, metric)) - 1) * 100)

@@ -16,6 +16,8 @@ import subprocess
 import numpy as np
 from PIL import Image, features
 
+from jgc import errors
+
 try:
   import pillow_jxl  # noqa: F401  (importing registers JPEG XL with Pillow)
   _JXL = True
@@ -39,7 +41,7 @@ _SWS = ["-sws_flags", "accurate_rnd+full_chroma_int+bitexact"]
 _HEVC_HEADER = ">HH"  # width, height: the raw stream's only container, 4 bytes, counted in the rate as BPG's is.
 
 
-class CodecError(RuntimeError):
+class CodecError(errors.Error, RuntimeError):
   """An external encoder or decoder failed."""
 
 

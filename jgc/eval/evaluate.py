@@ -35,6 +35,7 @@ import numpy as np
 import PIL
 from etils import epath
 
+from jgc import errors
 from jgc.codec import bundle as bundles
 from jgc.codec.compressor import Codec
 from jgc.eval import bdrate, classical, fid, inception, metrics
@@ -67,17 +68,17 @@ def _models(specs: list[str]) -> dict[tuple[str, str], Codec]:
 def _images(folder: str) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
   root = paths.resolve(folder)
   if not root.is_dir():
-    raise FileNotFoundError(f"{folder}: no such folder")
+    raise errors.NotFound(f"{folder}: no such folder")
   images, skipped = [], []
   for name in sorted(p.name for p in root.iterdir()):
     if name.lower().endswith(image_files.EXTENSIONS):
       try:
         images.append((name, image_files.read(root / name)[0]))
-      except image_files.BadImage as e:
+      except errors.Error as e:  # not an image, or not readable
         skipped.append(str(e))
         print(f"skipping {e}", file=sys.stderr)
   if not images:
-    raise FileNotFoundError(f"{folder}: no readable images" + (f" ({len(skipped)} skipped)" if skipped else ""))
+    raise errors.NotFound(f"{folder}: no readable images" + (f" ({len(skipped)} skipped)" if skipped else ""))
   return images, skipped
 
 
@@ -228,7 +229,7 @@ def _rate_differences(summary: list[dict], learned: list[str], references: list[
           else:
             row[metric] = float(np.mean([bdrate.rate_difference(ref_rate, ref_metric, r, q)
                                          for r, q in zip(rate, quality, strict=True)]))
-        except ValueError as e:
+        except bdrate.Incomparable as e:
           row[metric] = None
           row[f"{metric}_why"] = str(e)
       table.append(row)
@@ -364,7 +365,7 @@ def evaluate(model_specs: list[str], folder: str, out: str, qualities: tuple[int
   """
   unknown = [r for r in references if r not in REFERENCES]
   if unknown:
-    raise ValueError(f"unknown reference curves {unknown}; published ones: {', '.join(REFERENCES)}")
+    raise errors.ConfigError(f"unknown reference curves {unknown}; published ones: {', '.join(REFERENCES)}")
   out = paths.resolve(out)
   images, skipped = _images(folder)
   models = _models(model_specs)
@@ -480,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
   try:
     evaluate(args.model, args.images, args.out, qualities, realism=not args.no_fid, references=tuple(args.reference),
              cache_dir=None if args.cache_dir == "off" else args.cache_dir)
-  except (FileNotFoundError, bundles.BundleError) as e:
+  except errors.Error as e:
     print(f"jgc.evaluate: error: {e}", file=sys.stderr)
     return 2
   print(f"wrote {paths.resolve(args.out) / 'report.md'}")

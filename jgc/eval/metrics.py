@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc import errors
 from jgc.models.lpips import lpips as _lpips
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -74,7 +75,7 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
   smaller than the 11-px window are refused.
   """
   if min(a.shape[:2]) < _WINDOW:
-    raise ValueError(f"MS-SSIM needs images of at least {_WINDOW}x{_WINDOW} px, got {a.shape[1]}x{a.shape[0]}")
+    raise errors.ConfigError(f"MS-SSIM needs images of at least {_WINDOW}x{_WINDOW} px, got {a.shape[1]}x{a.shape[0]}")
   scales = 1
   while scales < len(MS_SSIM_WEIGHTS) and min(a.shape[:2]) >= _WINDOW * 2**scales:
     scales += 1

@@ -12,12 +12,13 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from jgc import errors
 from jgc.io import paths
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".gif")
 
 
-class BadImage(ValueError):
+class BadImage(errors.Error, ValueError):
   """A file that cannot be read as an image."""
 
 
@@ -56,9 +57,6 @@ def decode(data: bytes, name: str = "image") -> tuple[np.ndarray, str | None]:
 
 
 def read(path: str | os.PathLike) -> tuple[np.ndarray, str | None]:
-  """Reads an image file (a local path or gs:// URL) to RGB uint8; raises `BadImage` with the reason."""
-  try:
-    data = paths.resolve(path).read_bytes()
-  except OSError as e:
-    raise BadImage(f"{path}: cannot read ({e.strerror or e})") from None
-  return decode(data, path)
+  """Reads an image file (a local path or gs:// URL) to RGB uint8; raises `BadImage`, `NotFound` or
+  `CannotRead` (`jgc.errors`) with the reason."""
+  return decode(paths.read_bytes(path), path)

@@ -15,6 +15,8 @@ import secrets
 
 from etils import epath
 
+from jgc import errors
+
 
 def is_url(path: str | os.PathLike) -> bool:
   return "://" in os.fspath(path)
@@ -26,9 +28,9 @@ def resolve(path: str | os.PathLike) -> epath.Path:
   if not is_url(text):
     return epath.Path(os.path.abspath(text))
   if not text.startswith("gs://"):
-    raise ValueError(f"{text}: only local paths and gs:// URLs are supported")
+    raise errors.ConfigError(f"{text}: only local paths and gs:// URLs are supported")
   if importlib.util.find_spec("gcsfs") is None:
-    raise ModuleNotFoundError(f'{text}: gs:// paths need gcsfs; install it with pip install "jgc[gcs]"')
+    raise errors.NotInstalled(f'{text}: gs:// paths need gcsfs; install it with pip install "jgc[gcs]"')
   _follow_emulator()
   return epath.Path(text)
 
@@ -50,8 +52,24 @@ def user_cache(name: str) -> str:
   return os.path.join(base, "jgc", name)
 
 
+def read_bytes(path: str | os.PathLike) -> bytes:
+  """The bytes of a file a user gave (a local path or gs:// URL); `NotFound` or `CannotRead` naming it
+  and the OS's reason."""
+  try:
+    return resolve(path).read_bytes()
+  except OSError as e:
+    raise read_error(path, e) from None
+
+
+def read_error(path: str | os.PathLike, e: OSError) -> errors.Error:
+  """`e`, a failed read of `path`, as `NotFound` or `CannotRead` naming the file and the OS's reason."""
+  kind = errors.NotFound if isinstance(e, FileNotFoundError) else errors.CannotRead
+  return kind(f"cannot read {path}: {e.strerror or e}")
+
+
 def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
-  """Writes `path` whole; with `overwrite=False`, `FileExistsError` if it exists.
+  """Writes `path` whole; with `overwrite=False`, `Exists` if it exists; `CannotWrite` naming it and
+  the OS's reason if the write fails.
 
   Locally through a temporary file beside it, created exclusively under a random name (so never
   through a link planted there), flushed to disk and renamed over `path`: a reader never sees half
@@ -60,7 +78,14 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True)
   """
   target = resolve(path)
   if not overwrite and target.exists():
-    raise FileExistsError(f"{path} exists; not overwriting it without --force")
+    raise errors.Exists(f"{path} exists; not overwriting it without --force")
+  try:
+    _write(target, data)
+  except OSError as e:
+    raise errors.CannotWrite(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _write(target: epath.Path, data: bytes) -> None:
   target.parent.mkdir(parents=True, exist_ok=True)
   if is_url(target):
     target.write_bytes(data)

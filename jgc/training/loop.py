@@ -28,6 +28,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jgc import errors
 from jgc.data import BadRecords, EncodedImages, train_dataset
 from jgc.io import paths
 from jgc.models import build_discriminator, build_model
@@ -37,16 +38,12 @@ from jgc.training.step import Trainer, TrainState, images_per_step, make_trainer
 IMAGES_SHOWN = 4
 
 
-class NonFiniteLoss(RuntimeError):
+class NonFiniteLoss(errors.Error, RuntimeError):
   """A loss term or gradient became NaN or infinite; the run stopped."""
 
 
-class ConfigMismatch(ValueError):
+class ConfigMismatch(errors.ConfigError):
   """A checkpoint does not fit the config's models."""
-
-
-class CannotWrite(RuntimeError):
-  """A file of the run could not be written (no permission, no space, ...); the run stopped."""
 
 
 def make_mesh(devices: list | None = None) -> Mesh:
@@ -66,7 +63,7 @@ def check_batch(config: ml_collections.ConfigDict, *, num_devices: int, num_host
   n = images_per_step(config)
   per_device = 2 if config.discriminator is not None else 1
   if config.batch_size < 1 or n % (num_devices * per_device) or n % num_hosts:
-    raise ValueError(
+    raise errors.ConfigError(
         f"batch_size {config.batch_size} ({n} images per step) does not split evenly over "
         f"{num_devices} devices on {num_hosts} hosts"
         + (" with both D and G sub-batches on every device" if per_device == 2 else ""))
@@ -77,11 +74,13 @@ def _writing(path: str | os.PathLike) -> Iterator[None]:
   """Turns a failed write inside into `CannotWrite`, naming the file (else `path`) and the OS's reason."""
   try:
     yield
+  except errors.CannotWrite:
+    raise  # from `paths.write_bytes`, already naming its file
   except Exception as e:
     reason = checkpoints.write_failure(e)
     if reason is None:
       raise
-    raise CannotWrite(f"cannot write {getattr(e, 'filename', None) or path}: {reason}") from None
+    raise errors.CannotWrite(f"cannot write {getattr(e, 'filename', None) or path}: {reason}") from None
 
 
 def _first_difference(theirs: Any, ours: Any, name: str) -> str | None:
@@ -105,10 +104,11 @@ def _check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
   path = paths.resolve(workdir) / "config.json"
   if not path.exists():
     return
+  text = paths.read_bytes(path)
   try:
-    theirs = json.loads(path.read_text())
+    theirs = json.loads(text)
   except ValueError as e:
-    raise ValueError(f"{path} is not a jgc config: {e}") from None
+    raise errors.ConfigError(f"{path} is not a jgc config: {e}") from None
   ours = json.loads(config.to_json_best_effort())
   for block in ("model", "discriminator"):
     found = _first_difference(theirs.get(block), ours.get(block), block)
@@ -153,7 +153,7 @@ def _init_from(workdir: str, trainer: Trainer, state: TrainState, sharding: Name
   """Autoencoder and entropy models from another run's latest checkpoint; D and optimizers fresh."""
   latest = checkpoints.latest_params(workdir)
   if latest is None:
-    raise FileNotFoundError(f"init_from: no checkpoint in {workdir}/checkpoints")
+    raise errors.NotFound(f"init_from: no checkpoint in {workdir}/checkpoints")
   step, params = latest
   expected = jax.tree.map(lambda a: a.shape, state.params)
   found = jax.tree.map(lambda a: a.shape, params)
@@ -231,9 +231,10 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices: list | No
   Returns:
     The final state.
   Raises:
+    jgc.Error for every failure a config, a dataset or a workdir can cause, among them:
     ConfigMismatch: the workdir holds another model's run, or a checkpoint this config cannot restore;
       nothing in the workdir has changed.
-    CannotWrite: a file of the workdir could not be written.
+    jgc.errors.CannotWrite: a file of the workdir could not be written.
     NonFiniteLoss: a step gave a NaN or infinity; the last good checkpoint is kept.
   """
   _check_workdir(config, workdir)

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jgc import errors
+
 GAN_LOSSES = ("non_saturating", "least_squares", "hinge")
 
 
@@ -110,4 +112,4 @@ def sparsity(y: jax.Array) -> jax.Array:
 def check_gan(kind: str) -> None:
   """Raises unless `kind` is one of `GAN_LOSSES`."""
   if kind not in GAN_LOSSES:
-    raise ValueError(f"unknown GAN loss {kind!r}; choose one of {GAN_LOSSES}")
+    raise errors.ConfigError(f"unknown GAN loss {kind!r}; choose one of {GAN_LOSSES}")

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jgc import errors
 from jgc.models.lpips import lpips
 from jgc.training import losses, optimizers
 
@@ -82,7 +83,7 @@ class LossWeights:
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(loss.keys()) - set(names))
     if unknown:
-      raise ValueError(f"unknown loss fields {unknown}; the loss block has {', '.join(names)}")
+      raise errors.ConfigError(f"unknown loss fields {unknown}; the loss block has {', '.join(names)}")
     losses.check_gan(loss.gan)
     return cls(**{name: loss[name] for name in names})
 
@@ -315,7 +316,7 @@ def make_trainer(model: nn.Module, disc: nn.Module | None, config: ml_collection
   adversarial = {k: getattr(weights, k) for k in ("gan_weight", "feature_matching_weight", "similarity_weight")}
   if disc is None and any(adversarial.values()):
     named = ", ".join(k for k, v in adversarial.items() if v)
-    raise ValueError(f"{named} set but the config has no discriminator")
+    raise errors.ConfigError(f"{named} set but the config has no discriminator")
   trainer = Trainer(
       model=model,
       disc=disc,
