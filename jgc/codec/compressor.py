@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc import errors
 from jgc.codec import autoregressive, buckets, container, memory, sideinfo, tiling
 from jgc.codec.bundle import Bundle
 from jgc.codec.coder import IndexedCoder, StreamError
@@ -54,7 +55,7 @@ class Codec:
     self.bundle = bundle
     self.coding = bundle.coding
     if bucket_px < 1:
-      raise ValueError(f"bucket_px must be positive, got {bucket_px}")
+      raise errors.ConfigError(f"bucket_px must be positive, got {bucket_px}")
     coding, stride = self.coding, self.coding.latent_stride
     # A model that pads by reflection runs at each image's own size: zeros cannot stand in for it.
     # Otherwise whole multiples of 4 latents, so that both halvings of a hyper-analysis see even sizes.
@@ -158,11 +159,11 @@ class Codec:
     """A file's bytes for an `HxWx3` uint8 RGB image."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-      raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
+      raise errors.ConfigError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
     h, w = image.shape[:2]
     if not (h <= container.MAX_SIDE_PX and w <= container.MAX_SIDE_PX and h * w <= container.MAX_PIXELS):
-      raise ValueError(f"a {w}x{h} image is larger than the format allows ({container.MAX_PIXELS} pixels, "
-                       f"{container.MAX_SIDE_PX} per side)")
+      raise memory.TooLarge(f"a {w}x{h} image is larger than the format allows ({container.MAX_PIXELS} pixels, "
+                            f"{container.MAX_SIDE_PX} per side)")
     coding = self.coding
     latents = dict(zip(coding.encoded, self.encode(image), strict=True))
     encoded = {}

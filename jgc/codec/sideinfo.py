@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgc import errors
 from jgc.codec import buckets
 from jgc.models.coding import SideInfoNet
 from jgc.models.convs import subpixel_conv_transpose
@@ -34,7 +35,7 @@ ACT_BITS = 10
 _MAX_ACT = 2.0**20
 
 
-class SideInfoError(ValueError):
+class SideInfoError(errors.Error, ValueError):
   """The fixed-point network left its exact range (a broken or foreign model)."""
 
 

@@ -20,6 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jgc import errors
 from jgc.entropy import (
     FactorizedPrior,
     add_uniform_noise,
@@ -119,7 +120,7 @@ class HyperpriorCodec(nn.Module):
 
   def setup(self):
     if self.prior not in PRIORS:
-      raise ValueError(f"unknown prior {self.prior!r}; expected one of {PRIORS}")
+      raise errors.ConfigError(f"unknown prior {self.prior!r}; expected one of {PRIORS}")
     n, m, pad, slope, dtype = self.channels, self.latent_channels, self.padding, self.negative_slope, self.dtype
     self.analysis = GDNAnalysis(n, m, pad, dtype)
     self.synthesis = GDNSynthesis(n, pad, dtype)
