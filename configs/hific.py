@@ -6,7 +6,13 @@ Command:  python -m jgc.main --config=configs/hific.py:lo,stage1 --workdir=/tmp/
 Variants: `lo`, `mi`, `hi` pick the rate target (0.14 / 0.3 / 0.45 bpp, HiFiC
           Table 1 / TFC `configs.py`); `stage1` is the MSE + LPIPS + rate stage
           with no discriminator (TFC's `mselpips`); `tiny` is a narrow model that
-          trains on the CPU in seconds. Combine with commas, e.g. `mi,tiny`.
+          trains on the CPU in seconds; `pytorch` is the PyTorch HiFiC port's
+          architecture (reflection padding, gated last prior layer, images in
+          [-1, 1]: its published HIFIC-low and -high), which `jgc import
+          hific-pytorch` bundles have and fine-tune from with
+          `--config.init_from=MODEL.jgcm` (HIFIC-med: add
+          `--config.model.likelihood=logistic --config.model.signed_images=False`).
+          Combine with commas, e.g. `mi,tiny`.
 Hardware: one V100-class GPU at batch 8 of 256x256 crops, 1M steps per stage
           (TFC README), or a TPU slice.
 Target:   Kodak at HiFiC-lo 0.183 bpp, PSNR 27.6 dB, LPIPS 0.069; CLIC2020 HiFiC-lo
@@ -28,7 +34,7 @@ LAMBDA_A = {"lo": 2.0, "mi": 1.0, "hi": 0.5}
 
 
 def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
-  options = defaults.parse(arg, set(TARGET_BPP) | {"stage1", "tiny"}, "hific.py", (set(TARGET_BPP),))
+  options = defaults.parse(arg, set(TARGET_BPP) | {"stage1", "tiny", "pytorch"}, "hific.py", (set(TARGET_BPP),))
   rate = next((o for o in options if o in TARGET_BPP), "lo")
 
   config = defaults.base()
@@ -48,6 +54,10 @@ def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
       mse_weight=0.075 * 2.0**-5,
       lpips_weight=1.0,
   )
+  if "pytorch" in options:
+    # Justin-Tan/high-fidelity-generative-compression: ReflectionPad2d, its density's gated last
+    # layer, and `normalize_input_image` (see `jgc.codec.import_hific_pytorch`).
+    config.model.update(padding="REFLECT", prior_gate_last=True, signed_images=True)
   if "stage1" not in options:
     config.discriminator = ml_collections.ConfigDict(dict(
         name="patch",

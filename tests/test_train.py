@@ -15,9 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import skimage.data
+from hific_pytorch_reference import BLOCKS, ENCODER, GENERATOR, HYPER, LATENT
 
+from jgc import cli
+from jgc.codec import bundle as bundles
+from jgc.codec.compressor import Codec
 from jgc.data import embedded_samples
-from jgc.training import defaults, loop
+from jgc.training import defaults, export, loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
@@ -233,7 +238,7 @@ def test_stage_two_starts_from_the_stage_one_autoencoder(tmp_path, samples):
   with pytest.raises(loop.ConfigMismatch, match="holds a run of another model: discriminator is null"):
     loop.train(config("hific", "tiny", num_steps=0), str(tmp_path / "one"), source=samples)
   missing = config("hific", "tiny", num_steps=0, init_from=str(tmp_path / "nowhere"))
-  with pytest.raises(FileNotFoundError, match="no checkpoint"):
+  with pytest.raises(FileNotFoundError, match="neither a model bundle nor a workdir with a checkpoint"):
     loop.train(missing, str(tmp_path / "four"), source=samples)
 
 
@@ -372,3 +377,37 @@ def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
   c = config("bmshj2018", "tiny", num_steps=4, checkpoint_every_steps=4)
   state = loop.train(c, str(tmp_path), source=samples)
   assert int(state.step) == 4 and int(state.bad_step) == -1
+
+
+def test_an_imported_bundle_fine_tunes_in_the_gan_stage_and_exports_a_bundle_that_codes(tmp_path, samples):
+  # The PyTorch HiFiC port's narrow checkpoint, imported as a user would, fine-tuned with D.
+  port = os.path.join(ROOT, "tests", "data", "hific_pytorch", "hific.pt")
+  imported = str(tmp_path / "port.jgcm")
+  assert cli.main(["import", "hific-pytorch", port, "-o", imported]) == 0
+  widths = dict(encoder_channels=ENCODER, generator_channels=GENERATOR, latent_channels=LATENT, hyper_channels=HYPER,
+                num_residual_blocks=BLOCKS)
+
+  def tuning(arg: str, steps: int):
+    c = config("hific", arg, num_steps=steps, checkpoint_every_steps=10, init_from=imported)
+    c.model.update(widths)
+    return c
+
+  start = loop.train(tuning("pytorch,tiny", 0), str(tmp_path / "start"), source=samples)
+  leaves_close(start.params, bundles.load(imported).params, rtol=0, atol=0)
+  assert jax.tree.leaves(start.disc_params)
+  assert all(float(jnp.abs(m).sum()) == 0 for m in jax.tree.leaves(start.opt_state) if m.ndim)
+
+  tuned = loop.train(tuning("pytorch,tiny", 10), str(tmp_path / "tuned"), source=samples)
+  assert int(tuned.step) == 10 and int(tuned.bad_step) == -1
+  moved = [float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(tuned.params), jax.tree.leaves(start.params),
+                                                        strict=True)]
+  assert max(moved) > 0
+  model = str(tmp_path / "tuned.jgcm")
+  codec = Codec(export.export(str(tmp_path / "tuned"), model))
+  image = skimage.data.astronaut()[100:164, 150:246]
+  decoded = codec.decompress(codec.compress(image))
+  assert decoded.shape == image.shape and decoded.dtype == np.uint8
+
+  # The config must build the bundle's architecture: the first differing field is named.
+  with pytest.raises(loop.ConfigMismatch, match=r"model\.padding is 'REFLECT' there and 'SAME' here"):
+    loop.train(tuning("tiny", 0), str(tmp_path / "plain"), source=samples)

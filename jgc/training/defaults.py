@@ -45,7 +45,8 @@ def base() -> ml_collections.ConfigDict:
   # "bfloat16" runs the transforms' and discriminator's convolutions in bf16;
   # parameters, entropy models and losses stay float32.
   config.compute_dtype = "float32"
-  # A stage-1 workdir: its autoencoder and entropy models initialize this run.
+  # Where this run's codec model starts: a stage-1 workdir (its latest checkpoint), or a model bundle
+  # (`jgc export`ed or imported) to fine-tune; a path or gs:// URL. D and the optimizers start fresh.
   config.init_from = config_dict.placeholder(str)
   config.data = _data()
   # None: no adversarial part (rate-distortion training, or HiFiC's stage 1).

@@ -8,6 +8,7 @@ its last checkpoint with the same data and the same random stream.
 """
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jgc import errors
+from jgc.codec import bundle as bundles
 from jgc.data import BadRecords, EncodedImages, train_dataset
 from jgc.io import paths
 from jgc.models import build_discriminator, build_model
@@ -149,19 +151,44 @@ def _restore(manager: ocp.CheckpointManager, abstract: TrainState, iterator: gra
   return restored.state
 
 
-def _init_from(workdir: str, trainer: Trainer, state: TrainState, sharding: NamedSharding) -> TrainState:
-  """Autoencoder and entropy models from another run's latest checkpoint; D and optimizers fresh."""
-  latest = checkpoints.latest_params(workdir)
+def _architecture_difference(theirs: dict, ours: ml_collections.ConfigDict) -> str | None:
+  """The first field in which two model blocks build different architectures, with every field the
+  blocks leave out at its default; None if they build the same. The compute dtype is not compared:
+  a float32 bundle fine-tunes in bfloat16 as well."""
+  a, b = build_model(theirs), build_model(ours)
+  if type(a) is not type(b):
+    return f"model.name is {json.dumps(theirs.get('name'))} there and {json.dumps(ours.name)} here"
+  for field in dataclasses.fields(b):
+    if field.name not in ("parent", "name", "dtype") and getattr(a, field.name) != getattr(b, field.name):
+      return f"model.{field.name} is {getattr(a, field.name)!r} there and {getattr(b, field.name)!r} here"
+  return None
+
+
+def _starting_params(source: str, model: ml_collections.ConfigDict) -> tuple[dict, str]:
+  """`(params, where they come from)` of `init_from`: a model bundle (a file: exported by `jgc export`
+  or imported from CompressAI or the PyTorch HiFiC port), else a training workdir's latest checkpoint."""
+  if paths.resolve(source).is_file():
+    bundle = bundles.load(source)
+    found = _architecture_difference(bundle.model_config, model)
+    if found:
+      raise ConfigMismatch(f"init_from: {source} holds another model than this config's: {found}")
+    return bundle.params, f"the bundle {source} (model id {bundle.model_id.hex()})"
+  latest = checkpoints.latest_params(source)
   if latest is None:
-    raise errors.NotFound(f"init_from: no checkpoint in {workdir}/checkpoints")
-  step, params = latest
+    raise errors.NotFound(f"init_from: {source} is neither a model bundle nor a workdir with a checkpoint")
+  return latest[1], f"step {latest[0]} of {source}"
+
+
+def _init_from(source: str, model: ml_collections.ConfigDict, trainer: Trainer, state: TrainState,
+               sharding: NamedSharding) -> TrainState:
+  """The codec model (autoencoder and entropy models) from `source`; D and optimizers fresh."""
+  params, origin = _starting_params(source, model)
   expected = jax.tree.map(lambda a: a.shape, state.params)
   found = jax.tree.map(lambda a: a.shape, params)
   if expected != found:
-    raise ConfigMismatch(f"init_from: the model in {workdir} (step {step}) has other layers or "
-                         "sizes than this config's model")
-  params = jax.device_put(params, sharding)
-  logging.info("initialized the model from step %d of %s", step, workdir)
+    raise ConfigMismatch(f"init_from: the model of {origin} has other layers or sizes than this config's model")
+  params = jax.device_put(jax.tree.map(lambda a: np.asarray(a, np.float32), params), sharding)
+  logging.info("initialized the model from %s", origin)
   return state.replace(params=params, opt_state=trainer.model_opt.init(params))
 
 
@@ -283,7 +310,7 @@ def _first_state(config: ml_collections.ConfigDict, trainer: Trainer, manager: o
   logging.info("initializing the parameters (compiling the model: about a minute on a CPU the first time) ...")
   state = jax.jit(trainer.init, out_shardings=replicated)(key, sample)
   if config.init_from:
-    state = _init_from(config.init_from, trainer, state, replicated)
+    state = _init_from(config.init_from, config.model, trainer, state, replicated)
   return state
 
 
