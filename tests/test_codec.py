@@ -25,7 +25,7 @@ from jgc.codec import container, memory, phases, sideinfo, tiling
 from jgc.codec.coder import StreamError
 from jgc.codec.compressor import Codec
 from jgc.entropy import scale_index
-from jgc.models import convs, hific, hyper, hyperprior
+from jgc.models import build_model, convs, hific, hyper, hyperprior
 from jgc.training import export
 
 PHOTO = skdata.astronaut()[100:180, 150:260]  # 80 x 110: not a multiple of any factor
@@ -406,6 +406,41 @@ def test_in_a_size_bucket_the_encoder_computes_the_latents_of_the_images_own_siz
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
       else:  # float sums in another order may move a rare latent across a rounding boundary
         assert np.mean(a != b) < 1e-3, (h, w)
+
+
+@functools.cache
+def _torch_padded_hific() -> bundles.Bundle:
+  """A narrow HiFiC as NeuralCompression pads it ("TORCH"), with CompressAI's prior widths; y
+  scaled up so that its symbols and the pixels decoded from them vary."""
+  cfg = {**CONFIGS["hific"], "padding": "TORCH", "prior_filters": (3, 3, 3, 3)}
+  params = build_model(cfg).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False)["params"]
+  for path, gain in ((("encoder", "Conv_5"), 30.0), (("hyperprior", "analysis", "Conv_2"), 3.0)):
+    parent = params[path[0]] if len(path) == 2 else params[path[0]][path[1]]
+    parent[path[-1]] = {"kernel": gain * parent[path[-1]]["kernel"], "bias": parent[path[-1]]["bias"]}
+  return bundles.parse(bundles.build(cfg, params))
+
+
+def test_torch_padded_hific_codes_in_size_buckets_as_at_the_images_own_size():
+  # "TORCH" pads a fixed k // 2 before every conv and zeros after, so zeroing beyond the image's
+  # extent is the whole of what a bucket changes: no `buckets.align` needed, and `zero_padded` holds.
+  bundle = _torch_padded_hific()
+  assert bundle.coding.zero_padded
+  bucketed, own = Codec(bundle), Codec(bundle, bucket_px=1)
+  z_symbols = []
+  for h, w in [(80, 110), (17, 3), (47, 59), (63, 65)]:
+    image = PHOTO[:h, :w]
+    latents = bucketed.encode(image)
+    for a, b in zip(latents, own.encode(image), strict=True):
+      if a.dtype == np.float32:  # y spans about +-40: float sums in another order differ by ~1e-5
+        assert np.abs(a - b).max() < 1e-6 * np.abs(b).max() + 1e-5, (h, w)
+      else:
+        assert np.mean(a != b) < 1e-3, (h, w)
+    z_symbols.append(np.abs(latents[1]).max())
+    data = bucketed.compress(image)
+    decoded = bucketed.decompress(data)
+    assert np.abs(decoded.astype(int) - own.decompress(data)).max() <= 1, (h, w)
+    assert np.abs(decoded.astype(float) - _eval_reconstruction(bucketed, image)).mean() < 0.5, (h, w)
+  assert max(z_symbols) > 0, "no hyper-latent symbol other than 0: the test would test little"
 
 
 @pytest.mark.parametrize("kind", ["hific", "mean_scale"])  # GC and VAE-GAN have HiFiC's encoder

@@ -9,6 +9,7 @@ of the same code; defaults are the published sizes (about 181M parameters for
 E + G + P, 2.8M for D).
 """
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import flax.linen as nn
@@ -54,6 +55,7 @@ class MeanScaleHyperprior(nn.Module):
   prior_gate_last: bool = False
   likelihood: str = "gaussian"
   dtype: jnp.dtype = jnp.float32  # of the hyper transforms' convolutions; z, means and scales are float32
+  prior_filters: Sequence[int] = (3, 3, 3)
 
   def setup(self):
     # The PyTorch port reflects around its strided hyper-analysis convs (`network/hyper.py`).
@@ -63,7 +65,7 @@ class MeanScaleHyperprior(nn.Module):
     widths = (self.hyper_channels, self.hyper_channels)
     self.mean_synthesis = HyperSynthesis(widths, self.latent_channels, padding=padding, dtype=self.dtype)
     self.scale_synthesis = HyperSynthesis(widths, self.latent_channels, padding=padding, dtype=self.dtype)
-    self.z_prior = FactorizedPrior(self.hyper_channels, gate_last=self.prior_gate_last)
+    self.z_prior = FactorizedPrior(self.hyper_channels, tuple(self.prior_filters), gate_last=self.prior_gate_last)
 
   def mean_scale(self, z_hat: jax.Array, latent_hw: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
     """Means and scales of y from the quantized hyper-latent, cropped to y's size."""
@@ -99,10 +101,14 @@ class HiFiC(WithTransforms):
 
   latent_channels: int = 220
   hyper_channels: int = 320
-  # "SAME" (TFC's zeros) or "REFLECT" (the PyTorch port's); see `transforms.HIFIC_PADDINGS`.
+  # "SAME" (TFC's zeros), "REFLECT" (the PyTorch port's) or "TORCH" (NeuralCompression's MS-ILLM);
+  # see `transforms.HIFIC_PADDINGS`.
   padding: str = "SAME"
   # The PyTorch port's factorized density gates its last layer too.
   prior_gate_last: bool = False
+  # The factorized prior's hidden widths: jgc's and TFC's (3, 3, 3); NeuralCompression's MS-ILLM
+  # takes CompressAI's EntropyBottleneck default, (3, 3, 3, 3) (`_hific_autoencoder.py:121`).
+  prior_filters: Sequence[int] = (3, 3, 3)
   # The PyTorch port's `normalize_input_image` (its published low and high rate
   # models): E reads 2x - 1, and G's output goes through tanh back to [0, 1].
   signed_images: bool = False
@@ -115,7 +121,8 @@ class HiFiC(WithTransforms):
     self.encoder = Encoder(self.dtype, self.padding, self.encoder_channels, self.latent_channels)
     self.generator = Generator(self.dtype, self.padding, self.generator_channels, self.num_residual_blocks)
     self.hyperprior = MeanScaleHyperprior(self.latent_channels, self.hyper_channels, self.padding,
-                                          self.prior_gate_last, self.likelihood, self.dtype)
+                                          self.prior_gate_last, self.likelihood, self.dtype,
+                                          tuple(self.prior_filters))
 
   def _encode(self, x: jax.Array) -> jax.Array:
     return self.encoder(pad_to_multiple(2.0 * x - 1.0 if self.signed_images else x, FACTOR))
@@ -138,7 +145,8 @@ class HiFiC(WithTransforms):
                  for name in ("mean_synthesis", "scale_synthesis"))
     return Coding(streams=("z", "y"), encoded=("y", "z"), encoding=("analyze", "hyper_symbols"),
                   synthesis_radius=generator_radius(self.num_residual_blocks), analysis_radius=ENCODER_RADIUS,
-                  factorized={"z": Factorized(("hyperprior", "z_prior"), gate_last=self.prior_gate_last)},
+                  factorized={"z": Factorized(("hyperprior", "z_prior"), tuple(self.prior_filters),
+                                                         self.prior_gate_last)},
                   conditional="y", distribution=self.likelihood, side_info="mean_and_scale", nets=nets,
                   zero_padded=self.padding != "REFLECT")
 

@@ -19,8 +19,9 @@ from jgc.models.layers import ChannelNorm
 # convs here, as the GDN analysis' four in `hyperprior.py`. Hyper-latents are cropped to the
 # latent's size, so images are padded to this and no further.
 FACTOR = 16
-# How E and G pad: as TFC does ("SAME" zeros) or as the PyTorch HiFiC port does ("REFLECT").
-HIFIC_PADDINGS = ("SAME", "REFLECT")
+# How E and G pad: as TFC does ("SAME" zeros), as the PyTorch HiFiC port does ("REFLECT"), or as
+# NeuralCompression's HiFiC (MS-ILLM) does ("TORCH": zeros, PyTorch's alignment).
+HIFIC_PADDINGS = ("SAME", "REFLECT", "TORCH")
 # `analysis_radius` of E: its 7x7 conv reads 3 pixels on either side, its four stride-2 3x3
 # convs 1, 2, 4 and 8 pixels, its last 3x3 one latent (16 pixels): 34 pixels, within 3 positions.
 ENCODER_RADIUS = 3
@@ -33,11 +34,14 @@ def generator_radius(num_residual_blocks: int) -> int:
 
 
 def _conv(features: int, kernel: int, stride: int, padding: str, dtype: jnp.dtype) -> Conv:
-  """A conv of E or G padded as TFC pads it ("SAME" zeros), or as the PyTorch port does
+  """A conv of E or G padded as TFC pads it ("SAME" zeros), as the PyTorch port does
   ("REFLECT": `ReflectionPad2d` by k // 2 around stride-1 convs, and by one row above and
-  one column right of stride-2 ones; its `network/encoder.py`, `network/generator.py`)."""
-  if padding == "SAME":
-    return Conv(features, (kernel, kernel), (stride, stride), padding="SAME", dtype=dtype)
+  one column right of stride-2 ones; its `network/encoder.py`, `network/generator.py`), or as
+  NeuralCompression does ("TORCH": `Conv2d(padding=k // 2)` zeros, which put the odd pixel of a
+  stride-2 conv's padding before where "SAME" puts it after; its
+  `neuralcompression/models/_hific_encoder_decoder.py:41-62`)."""
+  if padding in ("SAME", "TORCH"):
+    return Conv(features, (kernel, kernel), (stride, stride), padding=padding, dtype=dtype)
   if padding == "REFLECT":
     return Conv(features, (kernel, kernel), (stride, stride), padding=((1, 0), (0, 1)) if stride == 2 else "TORCH",
                 pad_mode="reflect", dtype=dtype)
@@ -46,8 +50,9 @@ def _conv(features: int, kernel: int, stride: int, padding: str, dtype: jnp.dtyp
 
 def torch_aligned(padding: str) -> str:
   """The padding of G's transposed convs and of HiFiC's hyper transforms, given E's and G's: the
-  PyTorch port's are PyTorch-aligned (`network/generator.py`, `network/hyper.py`)."""
-  return "TORCH" if padding == "REFLECT" else "SAME"
+  PyTorch port's are PyTorch-aligned (`network/generator.py`, `network/hyper.py`), and so are
+  NeuralCompression's (`_hific_encoder_decoder.py:126-133`, `_hific_autoencoder.py:20-44`)."""
+  return "TORCH" if padding in ("REFLECT", "TORCH") else "SAME"
 
 
 class _Transform(nn.Module):
