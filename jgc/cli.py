@@ -2,6 +2,7 @@
 
     jgc export WORKDIR -o model.jgcm
     jgc import compressai mbt2018-mean mbt2018-mean-3-e54a039d.pth.tar -o mbt2018-mean-q3.jgcm
+    jgc import msillm msillm_target_0.14bpp.ckpt -o msillm-q3.jgcm
     jgc compress photo.png photos/ -m model.jgcm -o out/
     jgc decompress out/ -m model.jgcm -o decoded/
 
@@ -25,7 +26,7 @@ from PIL import Image
 
 from jgc import errors
 from jgc.codec import bundle as bundles
-from jgc.codec import import_compressai, import_hific_pytorch
+from jgc.codec import import_compressai, import_hific_pytorch, import_msillm
 from jgc.codec.compressor import BUCKET_PX, Codec
 from jgc.io import compile_cache, image_files, paths
 
@@ -173,6 +174,12 @@ def import_from_hific_pytorch(args: argparse.Namespace) -> int:
                                    f"{c['num_residual_blocks']} residual blocks")
 
 
+def import_from_msillm(args: argparse.Namespace) -> int:
+  return _write_imported(import_msillm.bundle_bytes(args.checkpoint), args.output, args.force,
+                         lambda c: f"HiFiC from NeuralCompression (MS-ILLM / NoGAN-MS), C={c['latent_channels']}, "
+                                   f"{c['num_residual_blocks']} residual blocks")
+
+
 def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="jgc", description="Learned image compression with jgc models.")
   sub = p.add_subparsers(dest="command", required=True)
@@ -195,6 +202,12 @@ def parser() -> argparse.ArgumentParser:
   h.add_argument("-o", "--output", required=True, help="bundle file to write")
   h.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
   h.set_defaults(run=import_from_hific_pytorch)
+  n = sources.add_parser("msillm", help="a NeuralCompression MS-ILLM or NoGAN-MS checkpoint (msillm_*.ckpt, "
+                                        "noganms_*.ckpt), read without torch")
+  n.add_argument("checkpoint")
+  n.add_argument("-o", "--output", required=True, help="bundle file to write")
+  n.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
+  n.set_defaults(run=import_from_msillm)
   for name, run, what in (("compress", compress, "images or folders of images"),
                           ("decompress", decompress, ".jgc files or folders of them")):
     s = sub.add_parser(name, help=f"{name} {what}")

@@ -26,7 +26,15 @@ import re
 import numpy as np
 
 from jgc.codec import bundle as bundles
-from jgc.codec.torch_import import CheckpointMismatch, Reader, check_shapes, load_state_dict, strip_prefix
+from jgc.codec.torch_import import (
+  CheckpointMismatch,
+  Reader,
+  check_constants,
+  check_shapes,
+  load_state_dict,
+  prior_key,
+  strip_prefix,
+)
 from jgc.entropy.gaussian import SCALE_TABLE
 from jgc.models.hyperprior import COMPRESSAI_LAYERS
 
@@ -57,18 +65,9 @@ def _state_dict(path: str) -> dict[str, np.ndarray]:
   return {_canonical(k): v for k, v in state.items()}
 
 
-# Older CompressAI names of the factorized prior's parameters (`_matrix0`, zoo files' `_matrices.0`).
-_PLURAL = {"matrix": "matrices", "matrices": "matrices", "bias": "biases", "biases": "biases",
-           "factor": "factors", "factors": "factors"}
-
-
 def _canonical(key: str) -> str:
   """Today's CompressAI names: no DataParallel prefix, `entropy_bottleneck.matrices.i`."""
-  key = strip_prefix(key)
-  old = re.fullmatch(r"entropy_bottleneck\._([a-z]+)\.?(\d+)", key)
-  if old and old[1] in _PLURAL:
-    return f"entropy_bottleneck.{_PLURAL[old[1]]}.{old[2]}"
-  return key
+  return prior_key(strip_prefix(key), "entropy_bottleneck")
 
 
 def _swap_halves(a: np.ndarray) -> np.ndarray:
@@ -85,18 +84,11 @@ def _gdn(read: Reader, prefix: str) -> dict:
   return {"beta": read(f"{prefix}.beta"), "gamma": read(f"{prefix}.gamma")}
 
 
-def _check_constants(state: dict[str, np.ndarray], path: str) -> None:
-  for key, value in state.items():
-    for pattern, expected in _CONSTANTS.items():
-      if re.search(pattern, key) and not np.allclose(value, expected, rtol=1e-6, atol=0):
-        raise CheckpointMismatch(f"{path}: {key} is {np.ravel(value)[0]!r}, jgc's model needs {expected!r}")
-
-
 def convert(arch: str, state: dict[str, np.ndarray], path: str = "checkpoint") -> tuple[dict, dict]:
   """`(model config, params)` of CompressAI's `arch` from its state_dict."""
   if arch not in ARCHS:
     raise CheckpointMismatch(f"unknown architecture {arch!r}; importable: {', '.join(ARCHS)}")
-  _check_constants(state, path)
+  check_constants(state, _CONSTANTS, path)
   read = Reader(state, path, _ignored)
   analysis = {}
   for i in range(4):

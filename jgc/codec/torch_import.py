@@ -59,6 +59,30 @@ def strip_prefix(key: str) -> str:
   return re.sub(r"^module\.", "", key)
 
 
+# Older CompressAI names of a factorized prior's parameters (`_matrix0`, zoo files' `_matrices.0`).
+_PLURAL = {"matrix": "matrices", "matrices": "matrices", "bias": "biases", "biases": "biases",
+           "factor": "factors", "factors": "factors"}
+
+
+def prior_key(key: str, prefix: str) -> str:
+  """`key` with today's CompressAI names for the factorized prior at `prefix` (`prefix.matrices.i`):
+  CompressAI 1.2.4 and older register `_matrix0`, later ones a ParameterList (its `models/utils.py`
+  `KEY_MAP` maps the old names on load), so files of either age read alike."""
+  old = re.fullmatch(re.escape(prefix) + r"\._([a-z]+)\.?(\d+)", key)
+  if old and old[1] in _PLURAL:
+    return f"{prefix}.{_PLURAL[old[1]]}.{old[2]}"
+  return key
+
+
+def check_constants(state: Mapping[str, np.ndarray], constants: Mapping[str, float], path: str) -> None:
+  """Refuses `state` unless each buffer matching a regex of `constants` holds its value: the
+  bounds and pedestals the parameters are read under."""
+  for key, value in state.items():
+    for pattern, expected in constants.items():
+      if re.search(pattern, key) and not np.allclose(value, expected, rtol=1e-6, atol=0):
+        raise CheckpointMismatch(f"{path}: {key} is {float(np.ravel(value)[0]):g}, jgc's model needs {expected:g}")
+
+
 def load_state_dict(path: str, wrapper_key: str) -> tuple[dict[str, np.ndarray], Mapping]:
   """`(state_dict, the checkpoint around it)` of a torch file: a bare state_dict (then `{}`
   around it), or a training checkpoint holding it under `wrapper_key`. Keys lose "module."."""

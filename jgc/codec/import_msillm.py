@@ -1,0 +1,141 @@
+"""NeuralCompression's MS-ILLM and NoGAN-MS checkpoints as jgc bundles (facebookresearch/NeuralCompression).
+
+Every released file (`msillm_quality_vlo1/vlo2/1..6`, `noganms_quality_1..6`) is a bare state_dict
+of one architecture, `HiFiCAutoencoder()` at its defaults (NC `neuralcompression/zoo/_msillm.py:28,46-48`,
+`zoo/_noganms.py:26,44-46`); they differ only in their weights. This reads such a file without torch and
+maps every parameter onto jgc's `HiFiC`, which then computes what NC's eval forward computes
+(`neuralcompression/models/_hific_autoencoder.py:230-273`):
+- `padding="TORCH"`: NC's convolutions pad with zeros by `k // 2`, and its transposed ones are
+  `ConvTranspose2d(padding=k // 2, output_padding=1)` (`_hific_encoder_decoder.py:41-62,126-145`,
+  `_hific_autoencoder.py:20-44`): PyTorch's alignment throughout, E's and G's, and the hyper nets';
+- E, G and the two hyper-synthesis nets are HiFiC's, with the latter ending in a plain conv
+  (`_hific_autoencoder.py:90-120`); ChannelNorm has the same unbiased variance and epsilon 1e-3
+  (`neuralcompression/layers/_channel_norm.py:42-52`), its `(1, C, 1, 1)` gamma and beta
+  becoming jgc's scale and bias;
+- the hyper-latent's prior is CompressAI's `EntropyBottleneck` with its default filters (3, 3, 3, 3)
+  (`_hific_autoencoder.py:121`), parametrized as jgc's `FactorizedPrior` with no gate on the last
+  layer: `prior_filters`, and z rounds around the learned medians in both;
+- y is Gaussian around the means with scales bounded below at 0.11, as jgc's HiFiC; images are read
+  in [0, 1] unnormalized (`_hific_autoencoder.py:237`).
+Widths (E's, G's, the latent's, the hyper-latent's) and the residual block count come from the
+parameters' shapes, so narrower files of the same code import too. The coder tables CompressAI keeps
+in the state_dict (`_offset`, `_quantized_cdf`, `_cdf_length`, `scale_table`, the bottleneck's
+`target`) are ignored: the bundle builds its own, with CompressAI's rule for snapping a scale to its
+table (`import_compressai.ROUND_UP_BOUNDARIES`). The bounds the parameters are read under are
+checked to be jgc's. NC pads images to a multiple of 64 by reflection before coding
+(`_hific_autoencoder.py:78,297`), jgc to 16: images whose sides are multiples of 64 code as NC's,
+others differ near their bottom and right edges, and in rate, as NC also codes its padding.
+"""
+
+import re
+
+import numpy as np
+
+from jgc.codec import bundle as bundles
+from jgc.codec.import_compressai import ROUND_UP_BOUNDARIES
+from jgc.codec.torch_import import CheckpointMismatch, Reader, check_constants, check_shapes, load_state_dict, prior_key
+
+__all__ = ["CheckpointMismatch", "bundle_bytes", "convert", "load"]
+
+_PRIOR = "hyper_bottleneck"
+# Buffers whose values must be these for the parameters to mean what jgc reads them as
+# (CompressAI `entropy_models/entropy_models.py`: its likelihood floor and GaussianConditional's scale bound).
+_CONSTANTS = {r"^(hyper|latent)_bottleneck\.likelihood_lower_bound\.bound$": 1e-9,
+              r"^latent_bottleneck\.(scale_bound|lower_bound_scale\.bound)$": 0.11}
+_IGNORED = re.compile(r"^(hyper|latent)_bottleneck\.(_offset|_quantized_cdf|_cdf_length|scale_table|target)$")
+_WHAT = "NeuralCompression's HiFiCAutoencoder"
+_HINT = f"is it {_WHAT} (MS-ILLM or NoGAN-MS)?"
+
+
+def _ignored(key: str) -> bool:
+  return bool(_IGNORED.search(key)) or any(re.search(p, key) for p in _CONSTANTS)
+
+
+def _norm(read: Reader, prefix: str) -> dict:
+  return {"scale": read(f"{prefix}.gamma", _HINT).reshape(-1), "bias": read(f"{prefix}.beta", _HINT).reshape(-1)}
+
+
+def _encoder(read: Reader) -> dict:
+  """E: `encoder.blocks.{0..4}` (conv, ChannelNorm, ReLU), then the conv `encoder.blocks.5`."""
+  encoder = {}
+  for i in range(5):
+    encoder[f"Conv_{i}"] = read.conv(f"encoder.blocks.{i}.0")
+    encoder[f"ChannelNorm_{i}"] = _norm(read, f"encoder.blocks.{i}.1")
+  encoder["Conv_5"] = read.conv("encoder.blocks.5")
+  return encoder
+
+
+def _generator(read: Reader) -> tuple[dict, int]:
+  """`(G's params, its residual block count)`: NC's `decoder` (`_hific_encoder_decoder.py:103-153`)."""
+  generator = {"ChannelNorm_0": _norm(read, "decoder.block_0.0"), "Conv_0": read.conv("decoder.block_0.1"),
+               "ChannelNorm_1": _norm(read, "decoder.block_0.2")}
+  blocks = 0
+  while read.has(f"decoder.resid_blocks.{blocks}.sequence.0.weight"):
+    prefix = f"decoder.resid_blocks.{blocks}.sequence"  # .2 is the ReLU
+    generator[f"ResidualBlock_{blocks}"] = {
+        "Conv_0": read.conv(f"{prefix}.0"), "ChannelNorm_0": _norm(read, f"{prefix}.1"),
+        "Conv_1": read.conv(f"{prefix}.3"), "ChannelNorm_1": _norm(read, f"{prefix}.4")}
+    blocks += 1
+  for i in range(4):
+    generator[f"ConvTranspose_{i}"] = read.conv(f"decoder.blocks.{i}.0", transposed=True)
+    generator[f"ChannelNorm_{i + 2}"] = _norm(read, f"decoder.blocks.{i}.1")
+  generator["Conv_1"] = read.conv("decoder.blocks.4")
+  return generator, blocks
+
+
+def _z_prior(read: Reader) -> tuple[dict, tuple[int, ...]]:
+  """`(the factorized prior's params, its hidden widths)`; CompressAI gates every layer but the last."""
+  prior = {"quantiles": read(f"{_PRIOR}.quantiles", _HINT).reshape(-1, 3)}
+  layers = 0
+  while read.has(f"{_PRIOR}.matrices.{layers}"):
+    prior[f"matrix_{layers}"] = read(f"{_PRIOR}.matrices.{layers}")
+    prior[f"bias_{layers}"] = read(f"{_PRIOR}.biases.{layers}", _HINT)
+    layers += 1
+  for k in range(layers - 1):
+    prior[f"factor_{k}"] = read(f"{_PRIOR}.factors.{k}", _HINT)
+  if not layers:
+    read(f"{_PRIOR}.matrices.0", _HINT)  # refuses the file, naming the parameter
+  # matrix k is (channels, out, in): the hidden widths are the outputs of all but the last.
+  return prior, tuple(int(prior[f"matrix_{k}"].shape[1]) for k in range(layers - 1))
+
+
+def _synthesis(read: Reader, name: str) -> dict:
+  # deconv, ReLU, deconv, ReLU, conv (`_hific_autoencoder.py:97-120`)
+  return {"ConvTranspose_0": read.conv(f"{name}.0", transposed=True),
+          "ConvTranspose_1": read.conv(f"{name}.2", transposed=True), "Conv_0": read.conv(f"{name}.4")}
+
+
+def convert(state: dict[str, np.ndarray], path: str = "checkpoint") -> tuple[dict, dict]:
+  """`(model config, params)` of NC's HiFiCAutoencoder from its state_dict."""
+  state = {prior_key(k, _PRIOR): v for k, v in state.items()}
+  check_constants(state, _CONSTANTS, path)
+  read = Reader(state, path, _ignored)
+  encoder = _encoder(read)
+  generator, blocks = _generator(read)
+  z_prior, prior_filters = _z_prior(read)
+  params = {"encoder": encoder, "generator": generator, "hyperprior": {
+      "analysis": {f"Conv_{i}": read.conv(f"hyper_analysis.{2 * i}") for i in range(3)},
+      "mean_synthesis": _synthesis(read, "hyper_synthesis_mean"),
+      "scale_synthesis": _synthesis(read, "hyper_synthesis_scale"), "z_prior": z_prior}}
+  read.check_all_taken(_WHAT)
+  config = {"name": "hific",
+            "encoder_channels": [int(encoder[f"Conv_{i}"]["kernel"].shape[-1]) for i in range(5)],
+            "generator_channels": [int(generator["Conv_0"]["kernel"].shape[-1])]
+            + [int(generator[f"ConvTranspose_{i}"]["kernel"].shape[-1]) for i in range(4)],
+            "latent_channels": int(encoder["Conv_5"]["kernel"].shape[-1]),
+            "hyper_channels": int(params["hyperprior"]["analysis"]["Conv_0"]["kernel"].shape[-1]),
+            "num_residual_blocks": blocks, "padding": "TORCH", "prior_filters": list(prior_filters),
+            "prior_gate_last": False, "signed_images": False, "likelihood": "gaussian"}
+  check_shapes(config, params, path, f"{_WHAT} with {blocks} residual blocks", image_hw=(128, 128))
+  return config, params
+
+
+def load(path: str) -> tuple[dict, dict]:
+  """`(model config, params)` of NC's checkpoint file `path`: a bare state_dict, as released."""
+  state, _ = load_state_dict(path, "state_dict")
+  return convert(state, path)
+
+
+def bundle_bytes(path: str) -> bytes:
+  """The jgc bundle of NC's checkpoint file `path`, coding scales as CompressAI snaps them."""
+  return bundles.build(*load(path), ROUND_UP_BOUNDARIES)
