@@ -11,7 +11,11 @@ Variants: `lo`, `mi`, `hi` pick the rate target (0.14 / 0.3 / 0.45 bpp, HiFiC
           [-1, 1]: its published HIFIC-low and -high), which `jgc import
           hific-pytorch` bundles have and fine-tune from with
           `--config.init_from=MODEL.jgcm` (HIFIC-med: add
-          `--config.model.likelihood=logistic --config.model.signed_images=False`).
+          `--config.model.likelihood=logistic --config.model.signed_images=False`);
+          `msillm` is NeuralCompression's HiFiCAutoencoder (MS-ILLM, NoGAN-MS: zero
+          padding with PyTorch's alignment, CompressAI's factorized prior with
+          filters (3, 3, 3, 3)), which `jgc import msillm` bundles have and fine-tune
+          from with `--config.init_from=MODEL.jgcm`.
           Combine with commas, e.g. `mi,tiny`.
 Hardware: one V100-class GPU at batch 8 of 256x256 crops, 1M steps per stage
           (TFC README), or a TPU slice.
@@ -34,7 +38,8 @@ LAMBDA_A = {"lo": 2.0, "mi": 1.0, "hi": 0.5}
 
 
 def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
-  options = defaults.parse(arg, set(TARGET_BPP) | {"stage1", "tiny", "pytorch"}, "hific.py", (set(TARGET_BPP),))
+  options = defaults.parse(arg, set(TARGET_BPP) | {"stage1", "tiny", "pytorch", "msillm"}, "hific.py",
+                           (set(TARGET_BPP), {"pytorch", "msillm"}))
   rate = next((o for o in options if o in TARGET_BPP), "lo")
 
   config = defaults.base()
@@ -58,6 +63,11 @@ def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
     # Justin-Tan/high-fidelity-generative-compression: ReflectionPad2d, its density's gated last
     # layer, and `normalize_input_image` (see `jgc.codec.import_hific_pytorch`).
     config.model.update(padding="REFLECT", prior_gate_last=True, signed_images=True)
+  if "msillm" in options:
+    # facebookresearch/NeuralCompression's HiFiCAutoencoder: Conv2d(padding=k // 2) zeros and CompressAI's
+    # EntropyBottleneck at its default filters; images in [0, 1], Gaussian y, as jgc's defaults
+    # (see `jgc.codec.import_msillm`).
+    config.model.update(padding="TORCH", prior_filters=(3, 3, 3, 3))
   if "stage1" not in options:
     config.discriminator = ml_collections.ConfigDict(dict(
         name="patch",

@@ -23,6 +23,7 @@ from jgc.io import torch_files
 from jgc.models import build_model
 
 CHECKPOINT = os.path.join(DATA, "msillm.pt")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def relative(a, b) -> float:
@@ -151,3 +152,25 @@ def test_a_file_that_is_no_checkpoint_is_refused(tmp_path):
   junk.write_bytes(b"not a checkpoint")
   assert cli.main(["import", "msillm", str(junk), "-o", str(tmp_path / "m.jgcm")]) == 2
   assert not (tmp_path / "m.jgcm").exists()
+
+
+def test_configs_msillm_builds_the_imported_architecture_so_init_from_takes_the_bundle():
+  from jgc.training import defaults, loop  # noqa: PLC0415  (training's libraries, only for this test)
+
+  bundle = bundles.parse(im.bundle_bytes(CHECKPOINT))
+  widths = dict(encoder_channels=ENCODER, generator_channels=GENERATOR, latent_channels=LATENT, hyper_channels=HYPER,
+                num_residual_blocks=BLOCKS)
+  configs = defaults.sibling(os.path.join(ROOT, "configs", "hific.py"), "hific")
+
+  def model(arg: str):  # noqa: ANN202
+    m = configs.get_config(arg).model
+    m.update(widths)
+    return m
+
+  assert loop._architecture_difference(bundle.model_config, model("msillm,tiny")) is None
+  assert loop._architecture_difference(bundle.model_config, model("tiny")) == \
+      "model.padding is 'TORCH' there and 'SAME' here"
+  assert loop._architecture_difference(bundle.model_config, model("pytorch,tiny")) == \
+      "model.padding is 'TORCH' there and 'REFLECT' here"
+  # The parameters fit the config's model leaf for leaf, as `init_from` checks.
+  assert bundles.param_mismatches(model("msillm,tiny").to_dict(), bundle.params) == []
