@@ -183,3 +183,18 @@ def test_a_rerun_with_fid_reuses_the_rows_and_inception_features_it_kept(tmp_pat
   again = run()
   assert capsys.readouterr().out.count("rows.jsonl") == 1 and len(calls) == 3  # only image 1 again
   assert [m["fid"] for m in again["summary"]] == pytest.approx([m["fid"] for m in first["summary"]])
+
+
+def test_msillm_reference_curves_are_accepted_by_name(monkeypatch):
+  # NeuralCompression's published MS-ILLM curves (projects/illm/results.csv), on Kodak and CLIC2020.
+  names = ("msillm-kodak", "msillm-clic2020")
+  curves = evaluate._curves([], list(names))
+  for name in names:
+    assert len(curves[name]) == 6 and {"bpp", *evaluate.METRICS} <= set(curves[name][0])
+    assert [m["bpp"] for m in curves[name]] == sorted(m["bpp"] for m in curves[name])
+  assert "fid" in curves["msillm-clic2020"][0]
+  given = {}
+  monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: given.update(k))
+  argv = ["--model", "m.jgcm", "--images", "imgs", "--out", "out"]
+  assert evaluate.main([*argv, "--reference", names[0], "--reference", names[1]]) == 0
+  assert given["references"] == names

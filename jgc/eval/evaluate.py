@@ -13,7 +13,7 @@ the Inception weights are installed (`--no-fid` skips them). BD-rate
 (`jgc.eval.bdrate`, cubic and pchip) compares every learned curve with JPEG,
 WebP, AVIF and HEVC and with the other learned curves, for PSNR, MS-SSIM and
 LPIPS. `--reference` draws published curves (`jgc/eval/references.json`:
-HiFiC's, CompressAI's zoo's) on the same panels.
+HiFiC's, CompressAI's zoo's, MS-ILLM's) on the same panels.
 
 Classical codecs' files and metrics are kept across runs (`--cache-dir`).
 Writes `rows.jsonl` and, for FID, `features/IMAGE.npz` after every image (a
