@@ -1,5 +1,5 @@
 """Training end to end: every config's tiny variant, resume after SIGKILL and SIGTERM,
-data parallelism, the non-finite guard and two-stage initialization."""
+data parallelism, the non-finite guard, two-stage initialization and fine-tuning imported bundles."""
 
 import json
 import os
@@ -11,12 +11,13 @@ import sys
 import textwrap
 import time
 
+import hific_pytorch_reference
 import jax
 import jax.numpy as jnp
+import msillm_reference
 import numpy as np
 import pytest
 import skimage.data
-from hific_pytorch_reference import BLOCKS, ENCODER, GENERATOR, HYPER, LATENT
 
 from jgc import cli
 from jgc.codec import bundle as bundles
@@ -379,35 +380,42 @@ def test_two_processes_train_together_and_one_resumes(tmp_path, samples):
   assert int(state.step) == 4 and int(state.bad_step) == -1
 
 
-def test_an_imported_bundle_fine_tunes_in_the_gan_stage_and_exports_a_bundle_that_codes(tmp_path, samples):
-  # The PyTorch HiFiC port's narrow checkpoint, imported as a user would, fine-tuned with D.
-  port = os.path.join(ROOT, "tests", "data", "hific_pytorch", "hific.pt")
-  imported = str(tmp_path / "port.jgcm")
-  assert cli.main(["import", "hific-pytorch", port, "-o", imported]) == 0
-  widths = dict(encoder_channels=ENCODER, generator_channels=GENERATOR, latent_channels=LATENT, hyper_channels=HYPER,
-                num_residual_blocks=BLOCKS)
+def _narrow(arg: str, widths, imported: str, steps: int):
+  c = config("hific", arg, num_steps=steps, checkpoint_every_steps=10, init_from=imported)
+  c.model.update(encoder_channels=widths.ENCODER, generator_channels=widths.GENERATOR, latent_channels=widths.LATENT,
+                 hyper_channels=widths.HYPER, num_residual_blocks=widths.BLOCKS)
+  return c
 
-  def tuning(arg: str, steps: int):
-    c = config("hific", arg, num_steps=steps, checkpoint_every_steps=10, init_from=imported)
-    c.model.update(widths)
-    return c
 
-  start = loop.train(tuning("pytorch,tiny", 0), str(tmp_path / "start"), source=samples)
+def test_an_imported_msillm_model_fine_tunes_in_the_gan_stage_and_exports_a_bundle_that_codes(tmp_path, samples):
+  # NeuralCompression's narrow HiFiCAutoencoder checkpoint, imported as a user would, fine-tuned with D.
+  imported = str(tmp_path / "msillm.jgcm")
+  assert cli.main(["import", "msillm", os.path.join(msillm_reference.DATA, "msillm.pt"), "-o", imported]) == 0
+  start = loop.train(_narrow("msillm,tiny", msillm_reference, imported, 0), str(tmp_path / "start"), source=samples)
   leaves_close(start.params, bundles.load(imported).params, rtol=0, atol=0)
   assert jax.tree.leaves(start.disc_params)
   assert all(float(jnp.abs(m).sum()) == 0 for m in jax.tree.leaves(start.opt_state) if m.ndim)
 
-  tuned = loop.train(tuning("pytorch,tiny", 10), str(tmp_path / "tuned"), source=samples)
+  tuned = loop.train(_narrow("msillm,tiny", msillm_reference, imported, 10), str(tmp_path / "tuned"), source=samples)
   assert int(tuned.step) == 10 and int(tuned.bad_step) == -1
   moved = [float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(tuned.params), jax.tree.leaves(start.params),
                                                         strict=True)]
   assert max(moved) > 0
-  model = str(tmp_path / "tuned.jgcm")
-  codec = Codec(export.export(str(tmp_path / "tuned"), model))
+  codec = Codec(export.export(str(tmp_path / "tuned"), str(tmp_path / "tuned.jgcm")))
   image = skimage.data.astronaut()[100:164, 150:246]
   decoded = codec.decompress(codec.compress(image))
   assert decoded.shape == image.shape and decoded.dtype == np.uint8
 
   # The config must build the bundle's architecture: the first differing field is named.
-  with pytest.raises(loop.ConfigMismatch, match=r"model\.padding is 'REFLECT' there and 'SAME' here"):
-    loop.train(tuning("tiny", 0), str(tmp_path / "plain"), source=samples)
+  with pytest.raises(loop.ConfigMismatch, match=r"model\.padding is 'TORCH' there and 'SAME' here"):
+    loop.train(_narrow("tiny", msillm_reference, imported, 0), str(tmp_path / "plain"), source=samples)
+
+
+def test_the_pytorch_ports_imports_have_their_config(tmp_path):
+  imported = str(tmp_path / "port.jgcm")
+  assert cli.main(["import", "hific-pytorch", os.path.join(hific_pytorch_reference.DATA, "hific.pt"),
+                   "-o", imported]) == 0
+  theirs = bundles.load(imported).model_config
+  ours, plain = (_narrow(arg, hific_pytorch_reference, imported, 0).model for arg in ("pytorch,tiny", "tiny"))
+  assert loop._architecture_difference(theirs, ours) is None
+  assert loop._architecture_difference(theirs, plain) == "model.padding is 'REFLECT' there and 'SAME' here"
