@@ -427,7 +427,7 @@ def test_torch_padded_hific_codes_in_size_buckets_as_at_the_images_own_size():
   assert bundle.coding.zero_padded
   bucketed, own = Codec(bundle), Codec(bundle, bucket_px=1)
   z_symbols = []
-  for h, w in [(80, 110), (17, 3), (47, 59), (63, 65)]:
+  for h, w in [(47, 59), (17, 3)]:  # odd sizes, several latents and less than one
     image = PHOTO[:h, :w]
     latents = bucketed.encode(image)
     for a, b in zip(latents, own.encode(image), strict=True):

@@ -179,14 +179,14 @@ def _starting_params(source: str, model: ml_collections.ConfigDict) -> tuple[dic
   return latest[1], f"step {latest[0]} of {source}"
 
 
-def _init_from(source: str, model: ml_collections.ConfigDict, trainer: Trainer, state: TrainState,
-               sharding: NamedSharding) -> TrainState:
-  """The codec model (autoencoder and entropy models) from `source`; D and optimizers fresh."""
-  params, origin = _starting_params(source, model)
-  expected = jax.tree.map(lambda a: a.shape, state.params)
-  found = jax.tree.map(lambda a: a.shape, params)
-  if expected != found:
+def _check_fits(params: dict, origin: str, abstract: TrainState) -> None:
+  expected = jax.tree.map(lambda a: a.shape, abstract.params)
+  if jax.tree.map(lambda a: a.shape, params) != expected:
     raise ConfigMismatch(f"init_from: the model of {origin} has other layers or sizes than this config's model")
+
+
+def _start_from(params: dict, origin: str, trainer: Trainer, state: TrainState, sharding: NamedSharding) -> TrainState:
+  """`state` with the codec model (autoencoder and entropy models) `params`; D and optimizers fresh."""
   params = jax.device_put(jax.tree.map(lambda a: np.asarray(a, np.float32), params), sharding)
   logging.info("initialized the model from %s", origin)
   return state.replace(params=params, opt_state=trainer.model_opt.init(params))
@@ -307,11 +307,14 @@ def _first_state(config: ml_collections.ConfigDict, trainer: Trainer, manager: o
     abstract = jax.eval_shape(trainer.init, key, sample)
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), abstract)
     return _restore(manager, abstract, iterator)
+  start = None
+  if config.init_from:
+    # Refused, if it does not fit, before a minute goes into compiling.
+    start = _starting_params(config.init_from, config.model)
+    _check_fits(*start, jax.eval_shape(trainer.init, key, sample))
   logging.info("initializing the parameters (compiling the model: about a minute on a CPU the first time) ...")
   state = jax.jit(trainer.init, out_shardings=replicated)(key, sample)
-  if config.init_from:
-    state = _init_from(config.init_from, config.model, trainer, state, replicated)
-  return state
+  return _start_from(*start, trainer, state, replicated) if start else state
 
 
 def _write_config(config: ml_collections.ConfigDict, workdir: str) -> None:
