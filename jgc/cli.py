@@ -192,22 +192,15 @@ def parser() -> argparse.ArgumentParser:
   sources = i.add_subparsers(dest="source", required=True)
   c = sources.add_parser("compressai", help="a CompressAI checkpoint (zoo file or state_dict), read without torch")
   c.add_argument("arch", choices=list(import_compressai.ARCHS))
-  c.add_argument("checkpoint")
-  c.add_argument("-o", "--output", required=True, help="bundle file to write")
-  c.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
-  c.set_defaults(run=import_from_compressai)
   h = sources.add_parser("hific-pytorch", help="a checkpoint of the PyTorch HiFiC port (Justin-Tan), "
                                                "read without torch")
-  h.add_argument("checkpoint")
-  h.add_argument("-o", "--output", required=True, help="bundle file to write")
-  h.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
-  h.set_defaults(run=import_from_hific_pytorch)
   n = sources.add_parser("msillm", help="a NeuralCompression MS-ILLM or NoGAN-MS checkpoint (msillm_*.ckpt, "
                                         "noganms_*.ckpt), read without torch")
-  n.add_argument("checkpoint")
-  n.add_argument("-o", "--output", required=True, help="bundle file to write")
-  n.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
-  n.set_defaults(run=import_from_msillm)
+  for source, run in ((c, import_from_compressai), (h, import_from_hific_pytorch), (n, import_from_msillm)):
+    source.add_argument("checkpoint")
+    source.add_argument("-o", "--output", required=True, help="bundle file to write")
+    source.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
+    source.set_defaults(run=run)
   for name, run, what in (("compress", compress, "images or folders of images"),
                           ("decompress", decompress, ".jgc files or folders of them")):
     s = sub.add_parser(name, help=f"{name} {what}")

@@ -35,7 +35,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from jgc.codec import bundle as bundles
-from jgc.codec.torch_import import CheckpointMismatch, Reader, check_shapes, load_state_dict
+from jgc.codec.torch_import import (
+  CheckpointMismatch,
+  HiFiCKeys,
+  Reader,
+  check_shapes,
+  hific_transforms,
+  load_state_dict,
+)
 from jgc.entropy.factorized import FactorizedPrior
 
 # Parts of the port's model that the codec does not use.
@@ -60,9 +67,14 @@ def _fields(args: Mapping, path: str) -> dict:
           "likelihood": args.get("likelihood_type", "gaussian")}
 
 
-def _norm(read: Reader, prefix: str) -> dict:
-  return {"scale": read(f"{prefix}.gamma", _NOT_STANDARD).reshape(-1),
-          "bias": read(f"{prefix}.beta", _NOT_STANDARD).reshape(-1)}
+# The port's E and G (`network/encoder.py`, `network/generator.py`): conv blocks are (pad, conv, ChannelNorm, ReLU).
+_KEYS = HiFiCKeys(
+    encoder=lambda i: (f"Encoder.conv_block{i + 1}.1", f"Encoder.conv_block{i + 1}.2"),
+    encoder_out="Encoder.conv_block_out.1",
+    generator_in=("Generator.conv_block_init.0", "Generator.conv_block_init.2", "Generator.conv_block_init.3"),
+    residual=lambda b: tuple(f"Generator.resblock_{b}.{name}" for name in ("conv1", "norm1", "conv2", "norm2")),
+    upsampling=lambda i: (f"Generator.upconv_block{i + 1}.0", f"Generator.upconv_block{i + 1}.1"),
+    generator_out="Generator.conv_block_out.1", hint=_NOT_STANDARD)
 
 
 def _logits(x: np.ndarray, density: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -92,25 +104,7 @@ def convert(state: dict[str, np.ndarray], args: Mapping | None = None, path: str
   """`(model config, params)` of the port's HiFiC from its model's state_dict and its run's arguments."""
   fields = _fields(args or {}, path)
   read = Reader(state, path, lambda k: k.startswith(_SKIPPED))
-  encoder = {}
-  for i in range(5):
-    encoder[f"Conv_{i}"] = read.conv(f"Encoder.conv_block{i + 1}.1")
-    encoder[f"ChannelNorm_{i}"] = _norm(read, f"Encoder.conv_block{i + 1}.2")
-  encoder["Conv_5"] = read.conv("Encoder.conv_block_out.1")
-  generator = {"ChannelNorm_0": _norm(read, "Generator.conv_block_init.0"),
-               "Conv_0": read.conv("Generator.conv_block_init.2"),
-               "ChannelNorm_1": _norm(read, "Generator.conv_block_init.3")}
-  blocks = 0
-  while read.has(f"Generator.resblock_{blocks}.conv1.weight"):
-    prefix = f"Generator.resblock_{blocks}"
-    generator[f"ResidualBlock_{blocks}"] = {
-        "Conv_0": read.conv(f"{prefix}.conv1"), "ChannelNorm_0": _norm(read, f"{prefix}.norm1"),
-        "Conv_1": read.conv(f"{prefix}.conv2"), "ChannelNorm_1": _norm(read, f"{prefix}.norm2")}
-    blocks += 1
-  for i in range(4):
-    generator[f"ConvTranspose_{i}"] = read.conv(f"Generator.upconv_block{i + 1}.0", transposed=True)
-    generator[f"ChannelNorm_{i + 2}"] = _norm(read, f"Generator.upconv_block{i + 1}.1")
-  generator["Conv_1"] = read.conv("Generator.conv_block_out.1")
+  encoder, generator, blocks = hific_transforms(read, _KEYS)
 
   def synthesis(name: str) -> dict:
     return {"ConvTranspose_0": read.conv(f"Hyperprior.{name}.conv1", transposed=True),

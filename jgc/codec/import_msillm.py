@@ -33,7 +33,16 @@ import numpy as np
 
 from jgc.codec import bundle as bundles
 from jgc.codec.import_compressai import ROUND_UP_BOUNDARIES
-from jgc.codec.torch_import import CheckpointMismatch, Reader, check_constants, check_shapes, load_state_dict, prior_key
+from jgc.codec.torch_import import (
+  CheckpointMismatch,
+  HiFiCKeys,
+  Reader,
+  check_constants,
+  check_shapes,
+  hific_transforms,
+  load_state_dict,
+  prior_key,
+)
 
 __all__ = ["CheckpointMismatch", "bundle_bytes", "convert", "load"]
 
@@ -51,36 +60,14 @@ def _ignored(key: str) -> bool:
   return bool(_IGNORED.search(key)) or any(re.search(p, key) for p in _CONSTANTS)
 
 
-def _norm(read: Reader, prefix: str) -> dict:
-  return {"scale": read(f"{prefix}.gamma", _HINT).reshape(-1), "bias": read(f"{prefix}.beta", _HINT).reshape(-1)}
-
-
-def _encoder(read: Reader) -> dict:
-  """E: `encoder.blocks.{0..4}` (conv, ChannelNorm, ReLU), then the conv `encoder.blocks.5`."""
-  encoder = {}
-  for i in range(5):
-    encoder[f"Conv_{i}"] = read.conv(f"encoder.blocks.{i}.0")
-    encoder[f"ChannelNorm_{i}"] = _norm(read, f"encoder.blocks.{i}.1")
-  encoder["Conv_5"] = read.conv("encoder.blocks.5")
-  return encoder
-
-
-def _generator(read: Reader) -> tuple[dict, int]:
-  """`(G's params, its residual block count)`: NC's `decoder` (`_hific_encoder_decoder.py:103-153`)."""
-  generator = {"ChannelNorm_0": _norm(read, "decoder.block_0.0"), "Conv_0": read.conv("decoder.block_0.1"),
-               "ChannelNorm_1": _norm(read, "decoder.block_0.2")}
-  blocks = 0
-  while read.has(f"decoder.resid_blocks.{blocks}.sequence.0.weight"):
-    prefix = f"decoder.resid_blocks.{blocks}.sequence"  # .2 is the ReLU
-    generator[f"ResidualBlock_{blocks}"] = {
-        "Conv_0": read.conv(f"{prefix}.0"), "ChannelNorm_0": _norm(read, f"{prefix}.1"),
-        "Conv_1": read.conv(f"{prefix}.3"), "ChannelNorm_1": _norm(read, f"{prefix}.4")}
-    blocks += 1
-  for i in range(4):
-    generator[f"ConvTranspose_{i}"] = read.conv(f"decoder.blocks.{i}.0", transposed=True)
-    generator[f"ChannelNorm_{i + 2}"] = _norm(read, f"decoder.blocks.{i}.1")
-  generator["Conv_1"] = read.conv("decoder.blocks.4")
-  return generator, blocks
+# NC's E and G (`_hific_encoder_decoder.py:22-66,103-153`): `encoder.blocks.i` is (conv, ChannelNorm, ReLU),
+# a residual block's `sequence` is (conv, ChannelNorm, ReLU, conv, ChannelNorm).
+_KEYS = HiFiCKeys(
+    encoder=lambda i: (f"encoder.blocks.{i}.0", f"encoder.blocks.{i}.1"), encoder_out="encoder.blocks.5",
+    generator_in=("decoder.block_0.0", "decoder.block_0.1", "decoder.block_0.2"),
+    residual=lambda b: tuple(f"decoder.resid_blocks.{b}.sequence.{k}" for k in (0, 1, 3, 4)),
+    upsampling=lambda i: (f"decoder.blocks.{i}.0", f"decoder.blocks.{i}.1"), generator_out="decoder.blocks.4",
+    hint=_HINT)
 
 
 def _z_prior(read: Reader) -> tuple[dict, tuple[int, ...]]:
@@ -110,8 +97,7 @@ def convert(state: dict[str, np.ndarray], path: str = "checkpoint") -> tuple[dic
   state = {prior_key(k, _PRIOR): v for k, v in state.items()}
   check_constants(state, _CONSTANTS, path)
   read = Reader(state, path, _ignored)
-  encoder = _encoder(read)
-  generator, blocks = _generator(read)
+  encoder, generator, blocks = hific_transforms(read, _KEYS)
   z_prior, prior_filters = _z_prior(read)
   params = {"encoder": encoder, "generator": generator, "hyperprior": {
       "analysis": {f"Conv_{i}": read.conv(f"hyper_analysis.{2 * i}") for i in range(3)},

@@ -7,6 +7,8 @@ does not flip the kernel in space where PyTorch's (the adjoint of its
 convolution) does.
 """
 
+import dataclasses
+import functools
 import re
 from collections.abc import Callable, Mapping
 
@@ -52,6 +54,49 @@ class Reader:
     left = sorted(k for k in self._state if k not in self._taken and not self._ignored(k))
     if left:
       raise CheckpointMismatch(f"{self._path}: parameters that {what} does not have: {', '.join(left)}")
+
+
+def channel_norm(read: Reader, prefix: str, hint: str) -> dict:
+  """A ChannelNorm's `(1, C, 1, 1)` gamma and beta as jgc's scale and bias."""
+  return {"scale": read(f"{prefix}.gamma", hint).reshape(-1), "bias": read(f"{prefix}.beta", hint).reshape(-1)}
+
+
+@dataclasses.dataclass(frozen=True)
+class HiFiCKeys:
+  """Where a PyTorch HiFiC keeps E's and G's layers (Mentzer 2020's E and G; every port names them its own
+  way): each a state_dict prefix, or a function from a layer's index to prefixes."""
+
+  encoder: Callable[[int], tuple[str, str]]  # E's conv and ChannelNorm i, for i in 0..4
+  encoder_out: str  # E's last conv
+  generator_in: tuple[str, str, str]  # G's ChannelNorm, conv, ChannelNorm
+  residual: Callable[[int], tuple[str, str, str, str]]  # block b's conv, ChannelNorm, conv, ChannelNorm
+  upsampling: Callable[[int], tuple[str, str]]  # G's transposed conv and ChannelNorm i, for i in 0..3
+  generator_out: str  # G's last conv
+  hint: str  # what a missing parameter suggests
+
+
+def hific_transforms(read: Reader, keys: HiFiCKeys) -> tuple[dict, dict, int]:
+  """`(E's params, G's params, G's residual block count)`, in the layout of `jgc.models.transforms`."""
+  norm = functools.partial(channel_norm, read, hint=keys.hint)
+  encoder = {}
+  for i in range(5):
+    conv, channel_norm_ = keys.encoder(i)
+    encoder[f"Conv_{i}"], encoder[f"ChannelNorm_{i}"] = read.conv(conv), norm(channel_norm_)
+  encoder["Conv_5"] = read.conv(keys.encoder_out)
+  first, conv, second = keys.generator_in
+  generator = {"ChannelNorm_0": norm(first), "Conv_0": read.conv(conv), "ChannelNorm_1": norm(second)}
+  blocks = 0
+  while read.has(f"{keys.residual(blocks)[0]}.weight"):
+    conv_0, norm_0, conv_1, norm_1 = keys.residual(blocks)
+    generator[f"ResidualBlock_{blocks}"] = {"Conv_0": read.conv(conv_0), "ChannelNorm_0": norm(norm_0),
+                                            "Conv_1": read.conv(conv_1), "ChannelNorm_1": norm(norm_1)}
+    blocks += 1
+  for i in range(4):
+    conv, channel_norm_ = keys.upsampling(i)
+    generator[f"ConvTranspose_{i}"] = read.conv(conv, transposed=True)
+    generator[f"ChannelNorm_{i + 2}"] = norm(channel_norm_)
+  generator["Conv_1"] = read.conv(keys.generator_out)
+  return encoder, generator, blocks
 
 
 def strip_prefix(key: str) -> str:
