@@ -7,7 +7,7 @@ import pytest
 from golden import DATA, image
 
 from jgc.codec import bundle as bundles
-from jgc.codec import container
+from jgc.codec import compressor, container, sideinfo
 from jgc.codec.compressor import Codec
 
 KINDS = ("hific", "scale", "mean_scale", "autoregressive", "gc", "vaegan")
@@ -34,18 +34,31 @@ def test_old_files_decode_to_their_symbols_and_pixels(kind, version):
   assert np.abs(pixels - recorded["pixels"]).max() <= 1
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_encoding_still_writes_the_same_file(kind):
-  codec, data, _ = _golden(kind, container.VERSION)
-  # Only float rounding in the analysis transforms may move a latent across a rounding boundary
-  # (on another backend, or after a change in XLA); if this fails, say so in the change.
-  assert codec.compress(image()) == data
-
-
 @pytest.mark.parametrize("bucket_px", [1, 128])
 @pytest.mark.parametrize("kind", KINDS)
-def test_format_v2_holds_the_streams_of_format_v1(kind, bucket_px):
-  codec, v1, _ = _golden(kind, 1)
-  # In a size bucket or not, the encoder computes the latents of the image's own size.
-  data = Codec(codec.bundle, bucket_px).compress(image())
-  assert container.unpack(data, len(codec.streams)).streams == container.unpack(v1, len(codec.streams)).streams
+def test_encoding_still_writes_the_same_file(kind, bucket_px):
+  codec, data, _ = _golden(kind, container.VERSION)
+  # In a size bucket or not, the encoder computes the latents of the image's own size. Only float
+  # rounding in the analysis transforms may move a latent across a rounding boundary (on another
+  # backend, or after a change in XLA); if this fails, say so in the change.
+  assert Codec(codec.bundle, bucket_px).compress(image()) == data
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_versions_differ_only_where_they_say(kind):
+  codec = _golden(kind, 1)[0]
+  v1, v2, v3 = (container.unpack(_golden(kind, v)[1], len(codec.streams)) for v in (1, 2, 3))
+  assert v1.streams == v2.streams  # version 2 changed only what the CRC covers
+  assert (v1.height, v1.width) == (v2.height, v2.width) == (v3.height, v3.width)
+  # Version 3 changed only the side information's precision: what is coded without it is the same.
+  for name, old, new in zip(codec.streams, v2.streams, v3.streams, strict=True):
+    if name != codec.coding.conditional:
+      assert old == new, name
+
+
+@pytest.mark.parametrize("kind", ["hific", "mean_scale", "autoregressive"])
+def test_where_version_3s_sums_would_leave_the_exact_range_the_encoder_writes_version_2(kind, monkeypatch):
+  codec, v2, _ = _golden(kind, 2)
+  # 40 fractional bits: every sum of these weights would leave float64's exact integers.
+  monkeypatch.setitem(compressor.PRECISION, 3, sideinfo.Precision(weight_bits=40, act_bits=30, rounded=True))
+  assert Codec(codec.bundle).compress(image()) == v2

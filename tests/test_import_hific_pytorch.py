@@ -66,12 +66,12 @@ def test_cli_imports_and_files_decode_to_the_models_reconstruction(tmp_path, var
   config, params = ih.load(checkpoint(variant))
   net, x = build_model(config), jnp.asarray(image(), jnp.float32)[None] / 255.0
   _, aux = net.apply({"params": params}, x, train=False)
-  # The file holds y rounded around the coder's exact fixed-point means, within 2^-10 of the
+  # The file holds y rounded around the coder's exact fixed-point means, within 1e-4 of the
   # float model's: only latents that close to a rounding boundary round the other way...
   y, z_symbols = codec._encode(codec._variables, x)
   mean, _ = codec._side_info(np.asarray(z_symbols), y.shape[1:3])
   symbols = np.round(np.asarray(y) - mean).astype(np.int32)
-  assert np.abs(mean - aux["mean"]).max() < 2.0**-8
+  assert np.abs(mean - aux["mean"]).max() < 1e-4
   assert (symbols != np.round(np.asarray(y) - aux["mean"])).mean() < 0.01
   # ...and the decoded image is the model's reconstruction from those symbols.
   want = net.apply({"params": params}, symbols, mean, image().shape[:2], method="decode_latents")

@@ -26,6 +26,7 @@ class Context:
   activation: str  # of the hyper-synthesis, which these nets share
   negative_slope: float
   boundaries: np.ndarray  # where scales snap to the next table (`sideinfo.scale_indices`)
+  precision: sideinfo.Precision  # of the weights, and of everything computed here
 
 
 def encode(context: Context, coder: IndexedCoder, hyper: np.ndarray, y: np.ndarray) -> bytes:
@@ -56,20 +57,21 @@ def _raster(context: Context, hyper: np.ndarray,
   _, h, w, _ = hyper.shape
   k, _, m, _ = context.masked["kernel"].shape
   r = k // 2
-  act, slope = context.activation, context.negative_slope
+  act, slope, precision = context.activation, context.negative_slope, context.precision
   y_hat = np.zeros((h + 2 * r, w + 2 * r, m), np.float64)  # fixed point, zero outside and ahead
   symbols = np.zeros((h, w, m), np.int32)
   means = np.zeros((h, w, m), np.float32)
   for i in range(h):
     for j in range(w):
       with phase("side_info"):
-        ctx = sideinfo.dense_stack([context.masked], y_hat[i : i + k, j : j + k].reshape(1, -1), act, slope)
-        out = sideinfo.dense_stack(context.layers, np.concatenate([hyper[0, i, j][None], ctx], axis=1), act, slope)[0]
+        ctx = sideinfo.dense_stack([context.masked], y_hat[i : i + k, j : j + k].reshape(1, -1), act, precision, slope)
+        out = sideinfo.dense_stack(context.layers, np.concatenate([hyper[0, i, j][None], ctx], axis=1), act, precision,
+                                   slope)[0]
         mean_fx, scale_fx = np.split(out, 2)
-        mean = sideinfo.from_fixed(mean_fx)
-        indices = sideinfo.scale_indices(scale_fx, context.boundaries)
+        mean = sideinfo.from_fixed(mean_fx, precision.act_bits)
+        indices = sideinfo.scale_indices(scale_fx, context.boundaries, precision)
       with phase("range_coding"):
         sym = code(i, j, mean, indices)
       symbols[i, j], means[i, j] = sym, mean
-      y_hat[i + r, j + r] = sym * 2.0**sideinfo.ACT_BITS + mean_fx
+      y_hat[i + r, j + r] = sym * 2.0**precision.act_bits + mean_fx
   return symbols[None], means[None]

@@ -39,6 +39,10 @@ def _channels(shape: tuple[int, ...]) -> np.ndarray:
   return np.broadcast_to(np.arange(shape[-1], dtype=np.int32), shape)
 
 
+# The side information's fixed point, by format version: version 3's is finer (issue 24).
+PRECISION = {1: sideinfo.COARSE, 2: sideinfo.COARSE, 3: sideinfo.FINE}
+
+
 # Image sizes are rounded up to multiples of this to pick the compiled transforms: the
 # photos of a folder fall into a few buckets, and a bucket costs at most 127 rows and columns.
 BUCKET_PX = 128
@@ -171,24 +175,32 @@ class Codec:
       if name != coding.conditional:
         with phase("range_coding"):
           encoded[name] = self._coders[name].encode(latents[name], _channels(latents[name].shape))
+    version = container.VERSION
     if coding.conditional is not None:
-      encoded[coding.conditional] = self._encode_conditional(np.asarray(latents[coding.conditional]),
-                                                             latents[self._hyper_stream])
+      version, encoded[coding.conditional] = self._encode_conditional(np.asarray(latents[coding.conditional]),
+                                                                      latents[self._hyper_stream])
     streams = [encoded[name] for name in coding.streams]
-    return container.pack(container.Coded(self.bundle.model_id, h, w, streams))
+    return container.pack(container.Coded(self.bundle.model_id, h, w, streams, version))
 
-  def _encode_conditional(self, y: np.ndarray, z_sym: np.ndarray) -> bytes:
-    """The conditional stream of the latent `y`, under the side information of `z_sym`."""
+  def _encode_conditional(self, y: np.ndarray, z_sym: np.ndarray) -> tuple[int, bytes]:
+    """`(format version, the conditional stream of the latent y)`, under the side information of
+    `z_sym`: in the current version's precision or, where its sums would leave float64's exact
+    integers (12 fewer bits of headroom), in version 2's."""
+    for version in dict.fromkeys((container.VERSION, 2)):
+      try:
+        return version, self._conditional_stream(y, z_sym, PRECISION[version])
+      except sideinfo.SideInfoError as e:
+        error = e
+    raise sideinfo.SideInfoError(f"{error}: the model cannot code this image") from None
+
+  def _conditional_stream(self, y: np.ndarray, z_sym: np.ndarray, precision: sideinfo.Precision) -> bytes:
     coder = self._coders[self.coding.conditional]
     if self.coding.side_info == "autoregressive":
       with phase("side_info"):
-        hyper, context = self._hyper_fixed(z_sym, y.shape[1:3])[0], self._context
+        hyper, context = self._hyper_fixed(z_sym, y.shape[1:3], precision)[0], self._context(precision)
       return autoregressive.encode(context, coder, hyper, y)
     with phase("side_info"):
-      try:
-        mean, idx = self._side_info(z_sym, y.shape[1:3])
-      except sideinfo.SideInfoError as e:
-        raise sideinfo.SideInfoError(f"{e}: the model cannot code this image") from None
+      mean, idx = self._side_info(z_sym, y.shape[1:3], precision)
     with phase("range_coding"):
       return coder.encode(np.round(y - mean).astype(np.int32), idx)
 
@@ -302,13 +314,14 @@ class Codec:
     if coding.conditional is None:
       return symbols, (jnp.asarray(symbols[coding.streams[0]]),)
     y, z_sym, coder = coding.conditional, symbols[self._hyper_stream], self._coders[coding.conditional]
+    precision = PRECISION[coded.version]
     if coding.side_info == "autoregressive":
       with phase("side_info"):
-        hyper, context = self._hyper_fixed(z_sym, shapes[y][1:3])[0], self._context
+        hyper, context = self._hyper_fixed(z_sym, shapes[y][1:3], precision)[0], self._context(precision)
       symbols[y], mean = autoregressive.decode(context, coder, hyper, streams[y])
     else:
       with phase("side_info"):
-        mean, idx = self._side_info(z_sym, shapes[y][1:3])
+        mean, idx = self._side_info(z_sym, shapes[y][1:3], precision)
       with phase("range_coding"):
         symbols[y] = coder.decode(streams[y], idx)
     return symbols, (jnp.asarray(symbols[y]), jnp.asarray(mean))
@@ -320,52 +333,56 @@ class Codec:
 
   # Side information: exact fixed point (see `sideinfo`).
 
-  def _z_fixed(self, z_sym: np.ndarray) -> np.ndarray:
+  def _z_fixed(self, z_sym: np.ndarray, precision: sideinfo.Precision) -> np.ndarray:
     prior = params_at(self.bundle.params, self.coding.factorized[self._hyper_stream].path)
     medians = np.asarray(prior["quantiles"])[:, 1]
-    return np.asarray(z_sym, np.float64) * 2.0**sideinfo.ACT_BITS + sideinfo.to_fixed(medians)
+    return np.asarray(z_sym, np.float64) * 2.0**precision.act_bits + sideinfo.to_fixed(medians, precision.act_bits)
 
-  @functools.cached_property
-  def _fixed(self) -> dict:
+  @functools.lru_cache(maxsize=2)  # noqa: B019
+  def _fixed(self, precision: sideinfo.Precision) -> dict:
     """The fixed-point weights of the side-info networks (by position), and of the context model."""
     p, coding = self.bundle.params, self.coding
-    fixed = {"nets": [sideinfo.fixed_weights(params_at(p, net.path)) for net in coding.nets]}
+    fixed = {"nets": [sideinfo.fixed_weights(params_at(p, net.path), precision) for net in coding.nets]}
     if coding.context is not None:
       context = params_at(p, coding.context.conv)
       mask = np.asarray(causal_mask(context["kernel"].shape[0]))[:, :, None, None]
       masked = {"kernel": np.asarray(context["kernel"]) * mask, "bias": context["bias"]}
-      fixed["context"] = sideinfo.fixed_weights({"masked": masked})
-      fixed["entropy_parameters"] = sideinfo.fixed_weights(params_at(p, coding.context.parameters))
+      fixed["context"] = sideinfo.fixed_weights({"masked": masked}, precision)
+      fixed["entropy_parameters"] = sideinfo.fixed_weights(params_at(p, coding.context.parameters), precision)
     return fixed
 
-  @functools.cached_property
-  def _context(self) -> autoregressive.Context:
+  @functools.lru_cache(maxsize=2)  # noqa: B019
+  def _context(self, precision: sideinfo.Precision) -> autoregressive.Context:
     """The autoregressive side information's nets after the hyper-synthesis."""
     # Host numpy: the per-position products are small matrix-vector ones.
-    masked = jax.tree.map(np.asarray, self._fixed["context"]["masked"])
-    parameters = self._fixed["entropy_parameters"]
+    fixed = self._fixed(precision)
+    masked = jax.tree.map(np.asarray, fixed["context"]["masked"])
+    parameters = fixed["entropy_parameters"]
     layers = [jax.tree.map(np.asarray, parameters[name]) for name in self.coding.context.parameter_layers]
     # The context model and entropy parameters share the hyper-synthesis' activation.
     act, slope = self.coding.nets[0].activation, self.coding.nets[0].negative_slope
-    return autoregressive.Context(masked, layers, act, slope, self.bundle.boundaries)
+    return autoregressive.Context(masked, layers, act, slope, self.bundle.boundaries, precision)
 
-  def _hyper_fixed(self, z_sym: np.ndarray, latent_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+  def _hyper_fixed(self, z_sym: np.ndarray, latent_hw: tuple[int, int],
+                   precision: sideinfo.Precision) -> tuple[np.ndarray, np.ndarray | None]:
     """Fixed-point `(mean, scale)`, or `(the net's output, None)` where it holds both halves
     ("split") or feeds the context model ("autoregressive")."""
-    z = self._z_fixed(z_sym)
-    outputs = [sideinfo.hyper_synthesis(net, w, z, latent_hw, latent_bucket=self.bucket_px // self.coding.latent_stride)
-               for net, w in zip(self.coding.nets, self._fixed["nets"], strict=True)]
+    z, bucket = self._z_fixed(z_sym, precision), self.bucket_px // self.coding.latent_stride
+    outputs = [sideinfo.hyper_synthesis(net, w, z, latent_hw, precision, latent_bucket=bucket)
+               for net, w in zip(self.coding.nets, self._fixed(precision)["nets"], strict=True)]
     if self.coding.side_info == "mean_and_scale":
       return outputs[0], outputs[1]
     if self.coding.side_info == "scale":
       return np.zeros_like(outputs[0]), outputs[0]
     return outputs[0], None
 
-  def _side_info(self, z_sym: np.ndarray, latent_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    mean, scale = self._hyper_fixed(z_sym, latent_hw)
+  def _side_info(self, z_sym: np.ndarray, latent_hw: tuple[int, int],
+                 precision: sideinfo.Precision = PRECISION[container.VERSION]) -> tuple[np.ndarray, np.ndarray]:
+    mean, scale = self._hyper_fixed(z_sym, latent_hw, precision)
     if scale is None:
       mean, scale = np.split(mean, 2, axis=-1)
-    return sideinfo.from_fixed(mean), sideinfo.scale_indices(scale, self.bundle.boundaries)
+    return (sideinfo.from_fixed(mean, precision.act_bits),
+            sideinfo.scale_indices(scale, self.bundle.boundaries, precision))
 
 
 def _pixels(latent_hw: tuple[int, int], stride: int) -> tuple[int, int]:

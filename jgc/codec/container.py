@@ -3,7 +3,9 @@
     magic "JGC" | version u8 | model id (8 bytes) | CRC-32 (u32 LE)
     | height, width (LEB128) | length of every stream but the last (LEB128) | streams
 
-Version 2 (written) and version 1 (read) differ in what the CRC covers: in
+Version 3 (written) has version 2's layout; its side information is
+computed in finer fixed point (`jgc.codec.sideinfo.FINE`), so its streams
+differ. Versions 2 and 1 (read) differ in what the CRC covers: in
 version 1 only the streams, so a changed stream length or image size passed
 it; in version 2 every byte of the file but its own four, so any single-bit
 error is caught (CRC-32's generator has more than one term), and it is checked
@@ -19,8 +21,8 @@ import zlib
 from jgc import errors
 
 MAGIC = b"JGC"
-VERSION = 2
-READS = (1, 2)
+VERSION = 3
+READS = (1, 2, 3)
 MAX_SIDE_PX = 1 << 20
 MAX_PIXELS = 1 << 28  # refuse to allocate for more than a 268-megapixel image
 _FIXED = len(MAGIC) + 1 + 8 + 4
@@ -37,6 +39,7 @@ class Coded:
   height: int
   width: int
   streams: list[bytes]
+  version: int = VERSION  # what `unpack` read, or `pack` writes
 
 
 def _varint(n: int) -> bytes:
@@ -67,11 +70,13 @@ def _crc(data: bytes) -> int:
 
 
 def pack(coded: Coded) -> bytes:
-  """The file's bytes, in the current version."""
+  """The file's bytes, in `coded.version`: the current one, or 2 (see `Codec.compress`)."""
   if len(coded.model_id) != 8:
     raise ValueError("a model id has 8 bytes")
+  if coded.version not in (2, 3):  # the versions whose CRC covers the header
+    raise ValueError(f"format version {coded.version} is not written")
   rest = b"".join(_varint(n) for n in (coded.height, coded.width, *(len(s) for s in coded.streams[:-1])))
-  data = MAGIC + bytes([VERSION]) + coded.model_id + bytes(4) + rest + b"".join(coded.streams)
+  data = MAGIC + bytes([coded.version]) + coded.model_id + bytes(4) + rest + b"".join(coded.streams)
   return data[:_CRC.start] + struct.pack("<I", _crc(data)) + data[_CRC.stop:]
 
 
@@ -120,4 +125,4 @@ def unpack(data: bytes, num_streams: int, expected_id: bytes | None = None) -> C
     # The range coder writes whole 32-bit words (a version 1 header's lengths are not under its CRC).
     if len(s) % 4:
       raise FormatError(f"corrupt header: stream {i} is {len(s)} bytes, not a whole number of 32-bit words")
-  return Coded(model_id, height, width, streams)
+  return Coded(model_id, height, width, streams, version)
