@@ -141,3 +141,48 @@ def test_damaged_or_foreign_labeler_files_are_refused_naming_the_file(tmp_path):
   params["codebook"] = params["codebook"][:3]
   with pytest.raises(labeler.LabelerError, match=r"do not fit its labeler: \['codebook'\] is \(3, 4\)"):
     labeler.parse(labeler.build(config, params), "small")
+
+
+def _illm_config(tmp_path, **overrides):  # noqa: ANN202
+  from jgc.training import defaults  # noqa: PLC0415  (training's libraries, only for these tests)
+
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  c = defaults.sibling(os.path.join(root, "configs", "hific.py"), "hific").get_config("illm,tiny")
+  c.update(overrides)
+  return c
+
+
+def test_configs_hific_illm_tiny_trains_with_finite_losses_and_a_frozen_labeler(tmp_path):
+  from jgc.data import embedded_samples  # noqa: PLC0415
+  from jgc.training import loop  # noqa: PLC0415
+
+  path = str(tmp_path / "vqvae.jgcl")
+  assert cli.main(["import", "vqvae", CHECKPOINT, "-o", path]) == 0
+  c = _illm_config(tmp_path, num_steps=3, log_every_steps=1, image_every_steps=3, checkpoint_every_steps=3)
+  c.discriminator.labeler = path
+  trainer = loop.build_trainer(c)
+  assert trainer.disc.output_channels == CODEBOOK + 1 and "gan" in trainer.guarded
+  state = loop.train(c, str(tmp_path / "run"), source=embedded_samples())
+  assert int(state.step) == 3 and int(state.bad_step) == -1
+  assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves((state.params, state.disc_params)))
+  # The labeler is applied, never trained: its parameters are the file's, and D's optimizer holds none of them.
+  jax.tree.map(np.testing.assert_array_equal, state.labeler_params, labeler.load(path).params)
+  assert len(jax.tree.leaves(state.disc_params)) * 2 == len([a for a in jax.tree.leaves(state.disc_opt_state)
+                                                             if a.ndim])
+
+
+def test_the_illm_config_names_a_missing_or_unfit_labeler(tmp_path):
+  from jgc import errors  # noqa: PLC0415
+  from jgc.training import loop  # noqa: PLC0415
+
+  c = _illm_config(tmp_path)
+  with pytest.raises(errors.ConfigError, match="discriminator.labeler is not set"):
+    loop.build_trainer(c)
+  c.discriminator.labeler = str(tmp_path / "absent.jgcl")
+  with pytest.raises(errors.NotFound, match=r"discriminator.labeler: no file .*absent.jgcl"):
+    loop.build_trainer(c)
+  c.discriminator.labeler = str(tmp_path / "vqvae.jgcl")
+  (tmp_path / "vqvae.jgcl").write_bytes(import_vqvae.labeler_bytes(CHECKPOINT))
+  c.discriminator.output_channels = 1025
+  with pytest.raises(errors.ConfigError, match=r"classes and output factor are \(1025, 8\).*needs \(17, 8\)"):
+    loop.build_trainer(c)
