@@ -165,8 +165,8 @@ def test_configs_hific_illm_tiny_trains_with_finite_losses_and_a_frozen_labeler(
   state = loop.train(c, str(tmp_path / "run"), source=embedded_samples())
   assert int(state.step) == 3 and int(state.bad_step) == -1
   assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves((state.params, state.disc_params)))
-  # The labeler is applied, never trained: its parameters are the file's, and D's optimizer holds none of them.
-  jax.tree.map(np.testing.assert_array_equal, state.labeler_params, labeler.load(path).params)
+  # The labeler is applied, never trained: D's optimizer holds D's parameters only, the state none of its.
+  assert "labeler" not in str(jax.tree_util.tree_structure(state))
   assert len(jax.tree.leaves(state.disc_params)) * 2 == len([a for a in jax.tree.leaves(state.disc_opt_state)
                                                              if a.ndim])
 

@@ -360,6 +360,7 @@ def _run_steps(config: ml_collections.ConfigDict, trainer: Trainer, state: Train
   replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
   step_fn = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
   reconstruct = jax.jit(trainer.reconstruct)
+  frozen = jax.device_put(trainer.frozen(), replicated)
   step = int(state.step)
   progress = summaries.Progress(step, config.num_steps)
   averages = summaries.Averages()
@@ -368,7 +369,7 @@ def _run_steps(config: ml_collections.ConfigDict, trainer: Trainer, state: Train
   first = step + 1
   while step < config.num_steps:
     local = next(iterator)
-    state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local))
+    state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local), frozen)
     averages.add(metrics)
     step += 1
     if step == first:

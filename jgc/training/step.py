@@ -34,9 +34,7 @@ MAX_GUARDED = 31
 
 @flax.struct.dataclass
 class TrainState:
-  """Arrays only; `disc_*` are empty dicts when the config has no discriminator, `labeler_params` when it
-  has no labeler (MS-ILLM's frozen VQ-VAE: applied, never optimized, kept here so that the step reads it
-  as an argument rather than as constants compiled into it).
+  """Arrays only; `disc_*` are empty dicts when the config has no discriminator.
 
   `bad_step` is -1 until a step computes a non-finite loss or gradient; from
   then on the state is frozen, and `bad_terms` says which terms (bits over
@@ -50,7 +48,6 @@ class TrainState:
   disc_params: Any
   disc_stats: Any
   disc_opt_state: Any
-  labeler_params: Any
   bad_step: jax.Array
   bad_terms: jax.Array
 
@@ -133,14 +130,20 @@ class Trainer:
         disc_params=disc_params,
         disc_stats=disc_stats,
         disc_opt_state=disc_opt_state,
-        labeler_params=jax.tree.map(jnp.asarray, self.labeler.params) if self.labeler is not None else {},
         bad_step=jnp.full((), -1, jnp.int32),
         bad_terms=jnp.zeros((), jnp.int32),
     )
 
-  def step(self, state: TrainState, images: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One update of D (if any) and of the model, guarded. `images`: the global uint8 batch."""
-    updated, checks, metrics = _update(self, state, images)
+  def frozen(self) -> Any:
+    """The labeler's parameters (None without one): `step`'s third argument. Applied, never optimized,
+    and not in the state: they are the labeler file's, and checkpoints stay those of the other configs."""
+    return None if self.labeler is None else jax.tree.map(jnp.asarray, self.labeler.params)
+
+  def step(self, state: TrainState, images: jax.Array,
+           frozen: Any = None) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One update of D (if any) and of the model, guarded. `images`: the global uint8 batch; `frozen`:
+    `self.frozen()`, passed in so that a jitted step takes them as an argument, not as constants."""
+    updated, checks, metrics = _update(self, state, images, frozen)
     if tuple(sorted(checks)) != self.guarded:
       raise ValueError(f"the step computes {sorted(checks)}, its trainer guards {list(self.guarded)}")
     return _guard(state, updated, [checks[name] for name in self.guarded]), metrics
@@ -151,8 +154,8 @@ class Trainer:
     return jnp.clip(x_hat, 0.0, 1.0)
 
 
-def _update(trainer: Trainer, state: TrainState,
-            images: jax.Array) -> tuple[TrainState, dict[str, jax.Array], dict[str, jax.Array]]:
+def _update(trainer: Trainer, state: TrainState, images: jax.Array,
+            frozen: Any = None) -> tuple[TrainState, dict[str, jax.Array], dict[str, jax.Array]]:
   """D's update (if any), then G's against the updated D, unguarded: the new state, what the guard checks, metrics."""
   x = _to_float(images)
   key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
@@ -163,7 +166,7 @@ def _update(trainer: Trainer, state: TrainState,
     # Interleaved halves keep each device's share of both sub-batches local.
     pairs = x.reshape(x.shape[0] // 2, 2, *x.shape[1:])
     x, x_disc = pairs[:, 0], pairs[:, 1]
-    labels_disc, labels = (_labels(trainer, state.labeler_params, v) for v in (x_disc, x))
+    labels_disc, labels = (_labels(trainer, frozen, v) for v in (x_disc, x))
     (d_loss, (disc_stats, d_metrics)), d_grads = jax.value_and_grad(
         functools.partial(_disc_loss, trainer), has_aux=True)(disc_params, disc_stats, state.params, x_disc, k_disc,
                                                               labels_disc)
@@ -211,11 +214,13 @@ def _condition(model: nn.Module, aux: dict) -> jax.Array:
   return jax.lax.stop_gradient(aux["quantized"][model.MAIN_LATENT])
 
 
-def _labels(trainer: Trainer, labeler_params: Any, x: jax.Array) -> jax.Array | None:
+def _labels(trainer: Trainer, frozen: Any, x: jax.Array) -> jax.Array | None:
   """The frozen labeler's codes of images `x` (MS-ILLM's D targets), or None without a labeler."""
   if trainer.labeler is None:
     return None
-  return trainer.labeler.module.apply({"params": labeler_params}, x)
+  if frozen is None:
+    raise ValueError("a step with a labeler needs its parameters: step(state, images, trainer.frozen())")
+  return trainer.labeler.module.apply({"params": frozen}, x)
 
 
 def _disc_loss(trainer: Trainer, disc_params: Any, disc_stats: Any, params: Any, x: jax.Array, key: jax.Array,
@@ -323,7 +328,7 @@ def _guarded(trainer: Trainer, config: ml_collections.ConfigDict) -> tuple[str, 
   sample = jax.ShapeDtypeStruct((1, *crop), jnp.uint8)
   images = jax.ShapeDtypeStruct((images_per_step(config), *crop), jnp.uint8)
   state = jax.eval_shape(trainer.init, jax.random.key(0), sample)
-  _, checks, _ = jax.eval_shape(functools.partial(_update, trainer), state, images)
+  _, checks, _ = jax.eval_shape(functools.partial(_update, trainer), state, images, trainer.frozen())
   if len(checks) > MAX_GUARDED:
     raise ValueError(f"the guard's int32 mask holds {MAX_GUARDED} names, the step has {len(checks)}")
   return tuple(sorted(checks))
