@@ -3,6 +3,7 @@
     jgc export WORKDIR -o model.jgcm
     jgc import compressai mbt2018-mean mbt2018-mean-3-e54a039d.pth.tar -o mbt2018-mean-q3.jgcm
     jgc import msillm msillm_target_0.14bpp.ckpt -o msillm-q3.jgcm
+    jgc import vqvae vqvae_xcit_p8_ch64_cb1024_h8.ckpt -o vqvae.jgcl
     jgc compress photo.png photos/ -m model.jgcm -o out/
     jgc decompress out/ -m model.jgcm -o decoded/
 
@@ -26,7 +27,7 @@ from PIL import Image
 
 from jgc import errors
 from jgc.codec import bundle as bundles
-from jgc.codec import import_compressai, import_hific_pytorch, import_msillm
+from jgc.codec import import_compressai, import_hific_pytorch, import_msillm, import_vqvae, labeler
 from jgc.codec.compressor import BUCKET_PX, Codec
 from jgc.io import compile_cache, image_files, paths
 
@@ -180,6 +181,15 @@ def import_from_msillm(args: argparse.Namespace) -> int:
                                    f"{c['num_residual_blocks']} residual blocks")
 
 
+def import_vqvae_labeler(args: argparse.Namespace) -> int:
+  data = import_vqvae.labeler_bytes(args.checkpoint)
+  paths.write_bytes(args.output, data, overwrite=args.force)
+  config = labeler.parse(data, args.output).config
+  print(f"{args.output}: labeler for discriminator.labeler (NeuralCompression's VQ-VAE, {config['codebook_size']} "
+        f"codes), {len(data)} bytes")
+  return 0
+
+
 def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="jgc", description="Learned image compression with jgc models.")
   sub = p.add_subparsers(dest="command", required=True)
@@ -196,10 +206,15 @@ def parser() -> argparse.ArgumentParser:
                                                "read without torch")
   n = sources.add_parser("msillm", help="a NeuralCompression MS-ILLM or NoGAN-MS checkpoint (msillm_*.ckpt, "
                                         "noganms_*.ckpt), read without torch")
-  for source, run in ((c, import_from_compressai), (h, import_from_hific_pytorch), (n, import_from_msillm)):
+  v = sources.add_parser("vqvae", help="NeuralCompression's MS-ILLM VQ-VAE (vqvae_xcit_*.ckpt), read without torch, "
+                                       "as the labeler file of configs/hific.py:illm's discriminator")
+  for source, run in ((c, import_from_compressai), (h, import_from_hific_pytorch), (n, import_from_msillm),
+                      (v, import_vqvae_labeler)):
     source.add_argument("checkpoint")
-    source.add_argument("-o", "--output", required=True, help="bundle file to write")
-    source.add_argument("--force", action="store_true", help=OVERWRITE_BUNDLE)
+    written = "labeler file" if source is v else "bundle file"
+    source.add_argument("-o", "--output", required=True, help=f"{written} to write")
+    source.add_argument("--force", action="store_true",
+                        help="overwrite an existing labeler file" if source is v else OVERWRITE_BUNDLE)
     source.set_defaults(run=run)
   for name, run, what in (("compress", compress, "images or folders of images"),
                           ("decompress", decompress, ".jgc files or folders of them")):

@@ -78,7 +78,13 @@ def param_mismatches(model_config: dict, params: dict, image_hw: tuple[int, int]
   of another shape (`[]` if none). `image_hw`: an input size the model accepts (shapes only)."""
   model = build_model(model_config)
   expected = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *image_hw, 3)), train=False))
-  want = {jax.tree_util.keystr(k): a.shape for k, a in jax.tree_util.tree_leaves_with_path(expected["params"])}
+  return leaf_mismatches(expected["params"], params)
+
+
+def leaf_mismatches(expected: dict, params: dict) -> list[str]:
+  """How the leaves of `params` differ from those of `expected` (arrays or shape structs): missing,
+  extra or of another shape, each named by its path (`[]` if none)."""
+  want = {jax.tree_util.keystr(k): a.shape for k, a in jax.tree_util.tree_leaves_with_path(expected)}
   got = {jax.tree_util.keystr(k): np.shape(a) for k, a in jax.tree_util.tree_leaves_with_path(params)}
   wrong = [f"{k} is {got[k]}, not {v}" if k in got else f"{k} is missing" for k, v in want.items() if got.get(k) != v]
   return wrong + [f"{k} is not in the model" for k in got if k not in want]

@@ -24,6 +24,7 @@ from jgc.models.discriminators import (
 from jgc.models.gc import GC
 from jgc.models.hific import HiFiC
 from jgc.models.hyperprior import HyperpriorCodec
+from jgc.models.illm import ConditionalUnetDiscriminator
 from jgc.models.vaegan import VAEGAN
 
 MODELS = {"hific": HiFiC, "hyperprior": HyperpriorCodec, "gc": GC, "vaegan": VAEGAN}
@@ -31,6 +32,7 @@ DISCRIMINATORS = {
     "patch": ConditionalPatchDiscriminator,
     "multiscale": MultiScaleDiscriminator,
     "feature": FeatureDiscriminator,
+    "illm": ConditionalUnetDiscriminator,
 }
 
 
@@ -67,6 +69,7 @@ __all__ = [
     "MODELS",
     "VAEGAN",
     "ConditionalPatchDiscriminator",
+    "ConditionalUnetDiscriminator",
     "FeatureDiscriminator",
     "HiFiC",
     "HyperpriorCodec",

@@ -31,6 +31,7 @@ from jax.sharding import PartitionSpec as P
 
 from jgc import errors
 from jgc.codec import bundle as bundles
+from jgc.codec import labeler as labelers
 from jgc.data import BadRecords, EncodedImages, train_dataset
 from jgc.io import paths
 from jgc.models import build_discriminator, build_model
@@ -54,10 +55,38 @@ def make_mesh(devices: list | None = None) -> Mesh:
 
 
 def build_trainer(config: ml_collections.ConfigDict) -> Trainer:
-  """The config's model, discriminator (or none), losses and optimizers."""
+  """The config's model, discriminator (or none) and its labeler (or none), losses and optimizers."""
   dtype = config.compute_dtype
-  disc = build_discriminator(config.discriminator, dtype) if config.discriminator is not None else None
-  return make_trainer(build_model(config.model, dtype), disc, config)
+  disc, frozen = None, None
+  if config.discriminator is not None:
+    block = config.discriminator.to_dict()
+    path = block.pop("labeler", None)
+    if config.loss.gan == "oasis" and not path:
+      raise errors.ConfigError("discriminator.labeler is not set: the oasis GAN loss (configs/hific.py:illm) needs "
+                               "the labeler file that `jgc import vqvae` writes from NeuralCompression's VQ-VAE")
+    if path:
+      frozen = _labeler(path)
+      # D scores each code of the labeler's codebook, and class 0 "fake" (MS-ILLM §3.2).
+      block.setdefault("output_channels", frozen.config["codebook_size"] + 1)
+    disc = build_discriminator(block, dtype)
+    if frozen is not None:
+      _check_labeler(disc, frozen, path)
+  return make_trainer(build_model(config.model, dtype), disc, config, frozen)
+
+
+def _labeler(path: str) -> labelers.Labeler:
+  if not paths.resolve(path).exists():
+    raise errors.NotFound(f"discriminator.labeler: no file {path} (`jgc import vqvae CHECKPOINT -o {path}` makes one)")
+  return labelers.load(path)
+
+
+def _check_labeler(disc: Any, frozen: labelers.Labeler, path: str) -> None:
+  """Refuses a discriminator whose logits have not one class per code plus "fake", or another size than the labels."""
+  want = (frozen.config["codebook_size"] + 1, frozen.module.factor)
+  got = (getattr(disc, "output_channels", None), getattr(disc, "output_factor", None))
+  if got != want:
+    raise errors.ConfigError(f"the discriminator's classes and output factor are {got}; the labeler {path} "
+                             f"needs {want} ({want[0] - 1} codes and fake, one label per {want[1]}x{want[1]} patch)")
 
 
 def check_batch(config: ml_collections.ConfigDict, *, num_devices: int, num_hosts: int) -> None:
@@ -331,6 +360,7 @@ def _run_steps(config: ml_collections.ConfigDict, trainer: Trainer, state: Train
   replicated, batched = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
   step_fn = jax.jit(trainer.step, out_shardings=(replicated, replicated), donate_argnums=0)
   reconstruct = jax.jit(trainer.reconstruct)
+  frozen = jax.device_put(trainer.frozen(), replicated)
   step = int(state.step)
   progress = summaries.Progress(step, config.num_steps)
   averages = summaries.Averages()
@@ -339,7 +369,7 @@ def _run_steps(config: ml_collections.ConfigDict, trainer: Trainer, state: Train
   first = step + 1
   while step < config.num_steps:
     local = next(iterator)
-    state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local))
+    state, metrics = step_fn(state, jax.make_array_from_process_local_data(batched, local), frozen)
     averages.add(metrics)
     step += 1
     if step == first:

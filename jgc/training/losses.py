@@ -12,7 +12,7 @@ import optax
 
 from jgc import errors
 
-GAN_LOSSES = ("non_saturating", "least_squares", "hinge")
+GAN_LOSSES = ("non_saturating", "least_squares", "hinge", "oasis")
 
 
 def bits_per_pixel(bits: Mapping[str, jax.Array], num_pixels: int) -> dict[str, jax.Array]:
@@ -60,9 +60,15 @@ def psnr(x: jax.Array, x_hat: jax.Array) -> jax.Array:
   return jnp.mean(-10.0 * jnp.log10(jnp.maximum(mse, 1e-10)))
 
 
-def discriminator_loss(real: Sequence[jax.Array], fake: Sequence[jax.Array], kind: str) -> jax.Array:
-  """D's loss, averaged over its scales; `real` and `fake` are logit maps."""
-  check_gan(kind)
+def discriminator_loss(real: Sequence[jax.Array], fake: Sequence[jax.Array], kind: str,
+                       labels: jax.Array | None = None) -> jax.Array:
+  """D's loss, averaged over its scales; `real` and `fake` are logit maps.
+
+  "oasis" (OASIS, Sushko et al. 2021 §3.1, as MS-ILLM uses it; NC `loss_fn/_oasis_loss.py`): the mean of
+  the per-pixel cross-entropies of real logits against class `labels + 1` and of fake ones against
+  class 0 ("fake"); `labels` (B, h, w) are the real images' codes.
+  """
+  check_gan(kind, labels, labelled=True)
   terms = []
   for r, f in zip(real, fake, strict=True):
     if kind == "non_saturating":
@@ -70,24 +76,36 @@ def discriminator_loss(real: Sequence[jax.Array], fake: Sequence[jax.Array], kin
           optax.sigmoid_binary_cross_entropy(f, jnp.zeros_like(f)).mean()
     elif kind == "least_squares":
       t = jnp.mean(jnp.square(r - 1.0)) + jnp.mean(jnp.square(f))
+    elif kind == "oasis":
+      t = 0.5 * (_cross_entropy(r, labels + 1) + _cross_entropy(f, jnp.zeros_like(labels)))
     else:
       t = jnp.mean(jax.nn.relu(1.0 - r)) + jnp.mean(jax.nn.relu(1.0 + f))
     terms.append(t)
   return sum(terms) / len(terms)
 
 
-def generator_loss(fake: Sequence[jax.Array], kind: str) -> jax.Array:
-  """G's adversarial loss: -log D(G(y)) for non-saturating (HiFiC), (D - 1)^2, or -D."""
-  check_gan(kind)
+def generator_loss(fake: Sequence[jax.Array], kind: str, labels: jax.Array | None = None) -> jax.Array:
+  """G's adversarial loss: -log D(G(y)) for non-saturating (HiFiC), (D - 1)^2, -D, or for "oasis" the
+  cross-entropy of the fake logits against class `labels + 1`, the codes of the images G reconstructs."""
+  check_gan(kind, labels, labelled=True)
   terms = []
   for f in fake:
     if kind == "non_saturating":
       terms.append(optax.sigmoid_binary_cross_entropy(f, jnp.ones_like(f)).mean())
     elif kind == "least_squares":
       terms.append(jnp.mean(jnp.square(f - 1.0)))
+    elif kind == "oasis":
+      terms.append(_cross_entropy(f, labels + 1))
     else:
       terms.append(-jnp.mean(f))
   return sum(terms) / len(terms)
+
+
+def _cross_entropy(logits: jax.Array, classes: jax.Array) -> jax.Array:
+  """Mean over pixels of the cross-entropy of `(B, h, w, K)` logits against `(B, h, w)` classes."""
+  if logits.shape[:-1] != classes.shape:
+    raise ValueError(f"logits of shape {logits.shape} against labels of shape {classes.shape}")
+  return optax.softmax_cross_entropy_with_integer_labels(logits, classes).mean()
 
 
 def feature_matching(real: Sequence[jax.Array], fake: Sequence[jax.Array]) -> jax.Array:
@@ -109,7 +127,10 @@ def sparsity(y: jax.Array) -> jax.Array:
   return jnp.mean(jnp.abs(y))
 
 
-def check_gan(kind: str) -> None:
-  """Raises unless `kind` is one of `GAN_LOSSES`."""
+def check_gan(kind: str, labels: jax.Array | None = None, *, labelled: bool = False) -> None:
+  """Raises unless `kind` is one of `GAN_LOSSES`, and (where `labelled`, i.e. when computing it) unless
+  "oasis" has its `labels`."""
   if kind not in GAN_LOSSES:
     raise errors.ConfigError(f"unknown GAN loss {kind!r}; choose one of {GAN_LOSSES}")
+  if labelled and kind == "oasis" and labels is None:
+    raise errors.ConfigError("the oasis GAN loss needs labels: a discriminator with a labeler (discriminator.labeler)")

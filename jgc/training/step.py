@@ -24,6 +24,7 @@ import ml_collections
 import optax
 
 from jgc import errors
+from jgc.codec.labeler import Labeler
 from jgc.models.lpips import lpips
 from jgc.training import losses, optimizers
 
@@ -98,6 +99,7 @@ class Trainer:
   disc_opt: optax.GradientTransformation | None
   weights: LossWeights
   lr_schedule: optax.Schedule
+  labeler: Labeler | None  # the frozen VQ-VAE whose codes are D's targets, for the "oasis" GAN loss
   # What the non-finite guard watches, in bit order of `bad_terms`: every loss term the step computes, D's
   # loss, both gradient norms and the updated parameters. `make_trainer` reads them off the step's abstract
   # evaluation, so a new loss term is guarded without being listed anywhere.
@@ -132,9 +134,16 @@ class Trainer:
         bad_terms=jnp.zeros((), jnp.int32),
     )
 
-  def step(self, state: TrainState, images: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One update of D (if any) and of the model, guarded. `images`: the global uint8 batch."""
-    updated, checks, metrics = _update(self, state, images)
+  def frozen(self) -> Any:
+    """The labeler's parameters (None without one): `step`'s third argument. Applied, never optimized,
+    and not in the state: they are the labeler file's, and checkpoints stay those of the other configs."""
+    return None if self.labeler is None else jax.tree.map(jnp.asarray, self.labeler.params)
+
+  def step(self, state: TrainState, images: jax.Array,
+           frozen: Any = None) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One update of D (if any) and of the model, guarded. `images`: the global uint8 batch; `frozen`:
+    `self.frozen()`, passed in so that a jitted step takes them as an argument, not as constants."""
+    updated, checks, metrics = _update(self, state, images, frozen)
     if tuple(sorted(checks)) != self.guarded:
       raise ValueError(f"the step computes {sorted(checks)}, its trainer guards {list(self.guarded)}")
     return _guard(state, updated, [checks[name] for name in self.guarded]), metrics
@@ -145,20 +154,22 @@ class Trainer:
     return jnp.clip(x_hat, 0.0, 1.0)
 
 
-def _update(trainer: Trainer, state: TrainState,
-            images: jax.Array) -> tuple[TrainState, dict[str, jax.Array], dict[str, jax.Array]]:
+def _update(trainer: Trainer, state: TrainState, images: jax.Array,
+            frozen: Any = None) -> tuple[TrainState, dict[str, jax.Array], dict[str, jax.Array]]:
   """D's update (if any), then G's against the updated D, unguarded: the new state, what the guard checks, metrics."""
   x = _to_float(images)
   key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   k_disc, k_gen = jax.random.split(key)
-  metrics, checks = {}, {}
+  metrics, checks, labels = {}, {}, None
   disc_params, disc_stats, disc_opt_state = state.disc_params, state.disc_stats, state.disc_opt_state
   if trainer.disc is not None:
     # Interleaved halves keep each device's share of both sub-batches local.
     pairs = x.reshape(x.shape[0] // 2, 2, *x.shape[1:])
     x, x_disc = pairs[:, 0], pairs[:, 1]
+    labels_disc, labels = (_labels(trainer, frozen, v) for v in (x_disc, x))
     (d_loss, (disc_stats, d_metrics)), d_grads = jax.value_and_grad(
-        functools.partial(_disc_loss, trainer), has_aux=True)(disc_params, disc_stats, state.params, x_disc, k_disc)
+        functools.partial(_disc_loss, trainer), has_aux=True)(disc_params, disc_stats, state.params, x_disc, k_disc,
+                                                              labels_disc)
     updates, disc_opt_state = trainer.disc_opt.update(d_grads, disc_opt_state, disc_params)
     disc_params = optax.apply_updates(disc_params, updates)
     d_norm = optax.tree.norm(d_grads)
@@ -166,7 +177,7 @@ def _update(trainer: Trainer, state: TrainState,
     metrics.update(d_metrics, loss_discriminator=d_loss, grad_norm_discriminator=d_norm)
   disc_vars = {"params": disc_params, "batch_stats": disc_stats}
   (loss, (terms, g_metrics)), grads = jax.value_and_grad(functools.partial(_model_loss, trainer), has_aux=True)(
-      state.params, x, k_gen, disc_vars, state.step)
+      state.params, x, k_gen, disc_vars, state.step, labels)
   updates, opt_state = trainer.model_opt.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   g_norm = optax.tree.norm(grads)
@@ -203,9 +214,19 @@ def _condition(model: nn.Module, aux: dict) -> jax.Array:
   return jax.lax.stop_gradient(aux["quantized"][model.MAIN_LATENT])
 
 
-def _disc_loss(trainer: Trainer, disc_params: Any, disc_stats: Any, params: Any, x: jax.Array,
-               key: jax.Array) -> tuple[jax.Array, tuple[Any, dict[str, jax.Array]]]:
-  """D's loss on real `x` against G's reconstructions of it; returns `(loss, (updated batch stats, metrics))`."""
+def _labels(trainer: Trainer, frozen: Any, x: jax.Array) -> jax.Array | None:
+  """The frozen labeler's codes of images `x` (MS-ILLM's D targets), or None without a labeler."""
+  if trainer.labeler is None:
+    return None
+  if frozen is None:
+    raise ValueError("a step with a labeler needs its parameters: step(state, images, trainer.frozen())")
+  return trainer.labeler.module.apply({"params": frozen}, x)
+
+
+def _disc_loss(trainer: Trainer, disc_params: Any, disc_stats: Any, params: Any, x: jax.Array, key: jax.Array,
+               labels: jax.Array | None) -> tuple[jax.Array, tuple[Any, dict[str, jax.Array]]]:
+  """D's loss on real `x` (of codes `labels`, if D has a labeler) against G's reconstructions of it;
+  returns `(loss, (updated batch stats, metrics))`."""
   x_hat, aux = trainer.model.apply({"params": params}, x, train=True, rngs={"noise": key})
   x_hat, cond = jax.lax.stop_gradient(x_hat), _condition(trainer.model, aux)
   (logits, _), updated = trainer.disc.apply(
@@ -213,14 +234,15 @@ def _disc_loss(trainer: Trainer, disc_params: Any, disc_stats: Any, params: Any,
       jnp.concatenate([x, x_hat]), jnp.concatenate([cond, cond]), train=True, mutable=["batch_stats"])
   real, fake = _halves(logits)
   gan = trainer.weights.gan
-  d_loss = losses.discriminator_loss(real, fake, gan)
+  d_loss = losses.discriminator_loss(real, fake, gan, labels)
   metrics = {"d_real": _mean_output(real, gan), "d_fake": _mean_output(fake, gan)}
   return d_loss, (updated.get("batch_stats", {}), metrics)
 
 
-def _model_loss(trainer: Trainer, params: Any, x: jax.Array, key: jax.Array, disc_vars: dict,
-                step: jax.Array) -> tuple[jax.Array, tuple[dict[str, jax.Array], dict[str, jax.Array]]]:
-  """G's loss: the sum of its weighted terms; returns `(loss, (terms, metrics))`."""
+def _model_loss(trainer: Trainer, params: Any, x: jax.Array, key: jax.Array, disc_vars: dict, step: jax.Array,
+                labels: jax.Array | None) -> tuple[jax.Array, tuple[dict[str, jax.Array], dict[str, jax.Array]]]:
+  """G's loss: the sum of its weighted terms (`labels`: the codes of `x`, if D has a labeler); returns
+  `(loss, (terms, metrics))`."""
   w = trainer.weights
   (x_hat, aux), sown = trainer.model.apply(
       {"params": params}, x, train=True, rngs={"noise": key}, mutable=["losses"])
@@ -246,7 +268,7 @@ def _model_loss(trainer: Trainer, params: Any, x: jax.Array, key: jax.Array, dis
     metrics["lpips"] = jnp.mean(lpips(x, x_hat))
     terms["lpips"] = w.lpips_weight * metrics["lpips"]
   if trainer.disc is not None:
-    terms.update(_adversarial_terms(trainer, disc_vars, x, x_hat, _condition(trainer.model, aux)))
+    terms.update(_adversarial_terms(trainer, disc_vars, x, x_hat, _condition(trainer.model, aux), labels))
   if w.kl_weight:
     terms["kl"] = w.kl_weight * jnp.mean(aux["kl"]) / num_pixels
   if w.sparsity_weight:
@@ -258,8 +280,8 @@ def _model_loss(trainer: Trainer, params: Any, x: jax.Array, key: jax.Array, dis
   return sum(terms.values()), (terms, metrics)
 
 
-def _adversarial_terms(trainer: Trainer, disc_vars: dict, x: jax.Array, x_hat: jax.Array,
-                       cond: jax.Array) -> dict[str, jax.Array]:
+def _adversarial_terms(trainer: Trainer, disc_vars: dict, x: jax.Array, x_hat: jax.Array, cond: jax.Array,
+                       labels: jax.Array | None) -> dict[str, jax.Array]:
   """G's terms against D: feature matching and learned similarity (if weighted) and the GAN loss."""
   w = trainer.weights
   terms = {}
@@ -273,7 +295,7 @@ def _adversarial_terms(trainer: Trainer, disc_vars: dict, x: jax.Array, x_hat: j
       terms["similarity"] = w.similarity_weight * losses.learned_similarity(real_f, fake_f)
   else:
     fake, _ = trainer.disc.apply(disc_vars, x_hat, cond, train=False)
-  terms["gan"] = w.gan_weight * losses.generator_loss(fake, w.gan)
+  terms["gan"] = w.gan_weight * losses.generator_loss(fake, w.gan, labels)
   return terms
 
 
@@ -287,8 +309,10 @@ def _halves(arrays: list[jax.Array]) -> tuple[list[jax.Array], list[jax.Array]]:
 
 
 def _mean_output(logits: list[jax.Array], kind: str) -> jax.Array:
-  """D's mean output: a probability for the non-saturating (sigmoid) loss, a raw score otherwise."""
-  f = jax.nn.sigmoid if kind == "non_saturating" else (lambda v: v)
+  """D's mean output: a probability for the non-saturating (sigmoid) loss, that of "real" (any code, not
+  class 0) for OASIS, a raw score otherwise."""
+  probability = {"non_saturating": jax.nn.sigmoid, "oasis": lambda v: 1.0 - jax.nn.softmax(v)[..., 0]}
+  f = probability.get(kind, lambda v: v)
   return jnp.mean(jnp.stack([jnp.mean(f(v)) for v in logits]))
 
 
@@ -304,15 +328,20 @@ def _guarded(trainer: Trainer, config: ml_collections.ConfigDict) -> tuple[str, 
   sample = jax.ShapeDtypeStruct((1, *crop), jnp.uint8)
   images = jax.ShapeDtypeStruct((images_per_step(config), *crop), jnp.uint8)
   state = jax.eval_shape(trainer.init, jax.random.key(0), sample)
-  _, checks, _ = jax.eval_shape(functools.partial(_update, trainer), state, images)
+  _, checks, _ = jax.eval_shape(functools.partial(_update, trainer), state, images, trainer.frozen())
   if len(checks) > MAX_GUARDED:
     raise ValueError(f"the guard's int32 mask holds {MAX_GUARDED} names, the step has {len(checks)}")
   return tuple(sorted(checks))
 
 
-def make_trainer(model: nn.Module, disc: nn.Module | None, config: ml_collections.ConfigDict) -> Trainer:
-  """A `Trainer` for a config, its guarded names fixed; checks that the loss and the discriminator agree."""
+def make_trainer(model: nn.Module, disc: nn.Module | None, config: ml_collections.ConfigDict,
+                 labeler: Labeler | None = None) -> Trainer:
+  """A `Trainer` for a config, its guarded names fixed; checks that the loss, the discriminator and the
+  labeler (`discriminator.labeler`, which the "oasis" loss and only it needs) agree."""
   weights = LossWeights.from_config(config.loss)
+  if (weights.gan == "oasis") != (labeler is not None):
+    raise errors.ConfigError("discriminator.labeler must be set with loss.gan='oasis' (MS-ILLM's D targets), "
+                             "and only then")
   adversarial = {k: getattr(weights, k) for k in ("gan_weight", "feature_matching_weight", "similarity_weight")}
   if disc is None and any(adversarial.values()):
     named = ", ".join(k for k, v in adversarial.items() if v)
@@ -324,6 +353,7 @@ def make_trainer(model: nn.Module, disc: nn.Module | None, config: ml_collection
       disc_opt=optimizers.discriminator_optimizer(config.optim) if disc is not None else None,
       weights=weights,
       lr_schedule=optimizers.learning_rate(config.optim.lr, config.optim),
+      labeler=labeler,
       guarded=(),
   )
   return dataclasses.replace(trainer, guarded=_guarded(trainer, config))
