@@ -16,6 +16,9 @@ def test_build_model_from_config_blocks():
     build_model({"name": "gc", "hyper_channels": 3})
   with pytest.raises(ValueError, match="unknown discriminator"):
     build_discriminator({"name": None})
+  # A config's discriminator block builds as it is: MS-ILLM's labeler file is the trainer's, not D's.
+  d = build_discriminator({"name": "illm", "channels": [8] * 6, "labeler": None})
+  assert d.channels == (8,) * 6
 
 
 def test_summary_command_prints_a_table_and_a_json_line():

@@ -59,7 +59,10 @@ def build_model(cfg: Mapping, dtype: str = "float32") -> nn.Module:
 
 
 def build_discriminator(cfg: Mapping, dtype: str = "float32") -> nn.Module:
-  """The discriminator a config's `discriminator` block names, computing in `dtype`."""
+  """The discriminator a config's `discriminator` block names, computing in `dtype`. Its `labeler`
+  (MS-ILLM's, a file) is the trainer's to load (`jgc.training.loop`), not a field of the module."""
+  cfg = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
+  cfg.pop("labeler", None)
   return _build(DISCRIMINATORS, "discriminator", cfg, dtype)
 
 
