@@ -62,12 +62,9 @@ def build(config: dict, params: dict) -> bytes:
 
 
 def load(path: str) -> Labeler:
-  """Reads a labeler file (a local path or gs:// URL); `LabelerError` names what is wrong with it."""
-  try:
-    data = paths.resolve(path).read_bytes()
-  except OSError as e:
-    raise LabelerError(f"cannot read labeler {path}: {e.strerror or e}") from None
-  return parse(data, path)
+  """Reads a labeler file (a local path or gs:// URL); `NotFound` or `CannotRead` if it cannot be
+  read, `LabelerError` naming what is wrong with it."""
+  return parse(paths.read_bytes(path), path)
 
 
 def parse(data: bytes, name: str = "labeler") -> Labeler:
