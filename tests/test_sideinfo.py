@@ -14,8 +14,9 @@ from jgc.codec import sideinfo
 from jgc.codec.compressor import Codec
 from jgc.models import build_model
 
-# CompressAI's mbt2018-mean at its zoo widths: qualities 1-4 (N=128, M=192) and 5-8 (N=192, M=320).
-WIDTHS = {"q1-4": (128, 192), "q5-8": (192, 320)}
+# CompressAI's mbt2018-mean at its zoo widths of qualities 5-8 (N=192, M=320; HiFiC's hyper-synthesis
+# is as wide). Qualities 1-4 (N=128, M=192) were measured alike by hand (benchmarks/imported_decode.py).
+WIDTHS = {"q5-8": (192, 320)}
 LATENT_HW = (24, 32)  # a 384x512 image's y
 
 
@@ -23,8 +24,9 @@ LATENT_HW = (24, 32)  # a 384x512 image's y
 def _codec(widths: str) -> Codec:
   n, m = WIDTHS[widths]
   config = dict(name="hyperprior", prior="mean_scale", channels=n, latent_channels=m)
-  params = build_model(config).init({"params": jax.random.key(0), "noise": jax.random.key(1)},
-                                    jnp.zeros((1, 64, 64, 3)), train=False)["params"]
+  # Jitted: at full width one compiled init is 3 s, op by op 9.
+  init = jax.jit(functools.partial(build_model(config).init, train=False))
+  params = init({"params": jax.random.key(0), "noise": jax.random.key(1)}, jnp.zeros((1, 64, 64, 3)))["params"]
   params = jax.tree.map(np.asarray, params)
   # A trained hyper-synthesis maps the hyper-latent to means of the latents' size, several units; a
   # freshly initialized one to a fraction of that. Twice the gain per layer spreads them as training does.
@@ -55,7 +57,7 @@ def test_version_3_means_are_within_1e_4_of_the_float_model_at_full_width(widths
 
 @pytest.mark.parametrize("precision", [sideinfo.COARSE, sideinfo.FINE])
 def test_sums_beyond_float64s_exact_integers_are_refused_not_rounded(precision):
-  codec = _codec("q1-4")
+  codec = _codec("q5-8")
   z = _symbols(codec)
   z_fixed = codec._z_fixed(z, precision)
   net, weights = codec.coding.nets[0], codec._fixed(precision)["nets"][0]

@@ -387,20 +387,34 @@ def _narrow(arg: str, widths, imported: str, steps: int):
 
 
 def test_an_imported_msillm_model_fine_tunes_in_the_gan_stage_and_exports_a_bundle_that_codes(tmp_path, samples):
-  # NeuralCompression's narrow HiFiCAutoencoder checkpoint, imported as a user would, fine-tuned with D.
-  imported = str(tmp_path / "msillm.jgcm")
+  # NeuralCompression's narrow HiFiCAutoencoder checkpoint, imported as a user would, fine-tuned against
+  # MS-ILLM's own D (configs/hific.py:illm), whose targets come from NC's narrow VQ-VAE, imported too.
+  imported, labeler = str(tmp_path / "msillm.jgcm"), str(tmp_path / "vqvae.jgcl")
   assert cli.main(["import", "msillm", os.path.join(msillm_reference.DATA, "msillm.pt"), "-o", imported]) == 0
-  start = loop.train(_narrow("msillm,tiny", msillm_reference, imported, 0), str(tmp_path / "start"), source=samples)
-  leaves_close(start.params, bundles.load(imported).params, rtol=0, atol=0)
-  assert jax.tree.leaves(start.disc_params)
-  assert all(float(jnp.abs(m).sum()) == 0 for m in jax.tree.leaves(start.opt_state) if m.ndim)
+  assert cli.main(["import", "vqvae", os.path.join(ROOT, "tests", "data", "illm", "vqvae.ckpt"), "-o", labeler]) == 0
 
-  tuned = loop.train(_narrow("msillm,tiny", msillm_reference, imported, 10), str(tmp_path / "tuned"), source=samples)
+  def run(steps: int) -> loop.TrainState:
+    c = _narrow("msillm,illm,tiny", msillm_reference, imported, steps)
+    c.discriminator.labeler = labeler
+    return loop.train(c, str(tmp_path / f"run{steps}"), source=samples)
+
+  start = run(0)
+  leaves_close(start.params, bundles.load(imported).params, rtol=0, atol=0)
+  assert all(float(jnp.abs(m).sum()) == 0 for m in jax.tree.leaves(start.opt_state) if m.ndim)
+  # D scores the labeler's 16 codes and "fake"; the labeler is applied, never trained: neither the
+  # state nor D's optimizer holds its parameters.
+  assert start.disc_params["head"]["kernel"].shape[-1] == 17
+  assert "codebook" not in str(jax.tree_util.tree_structure(start))
+  assert len(jax.tree.leaves(start.disc_params)) * 2 == len([a for a in jax.tree.leaves(start.disc_opt_state)
+                                                             if a.ndim])
+
+  tuned = run(10)
   assert int(tuned.step) == 10 and int(tuned.bad_step) == -1
+  assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves((tuned.params, tuned.disc_params)))
   moved = [float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(tuned.params), jax.tree.leaves(start.params),
                                                         strict=True)]
   assert max(moved) > 0
-  codec = Codec(export.export(str(tmp_path / "tuned"), str(tmp_path / "tuned.jgcm")))
+  codec = Codec(export.export(str(tmp_path / "run10"), str(tmp_path / "tuned.jgcm")))
   image = skimage.data.astronaut()[100:164, 150:246]
   decoded = codec.decompress(codec.compress(image))
   assert decoded.shape == image.shape and decoded.dtype == np.uint8
