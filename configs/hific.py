@@ -92,7 +92,7 @@ def get_config(arg: str = "lo") -> ml_collections.ConfigDict:
     defaults.tiny(config)
     config.model.update(defaults.TINY_TRANSFORMS, latent_channels=8, hyper_channels=8)
     if "illm" in options:
-      config.discriminator.update(channels=(8, 8, 8, 8, 16, 16), context_channels=4, hidden_channels=8)
+      config.discriminator.update(channels=(8, 8, 16, 16), context_channels=4, hidden_channels=8)
     elif config.discriminator is not None:
       config.discriminator.update(channels=(8, 8, 16, 16), condition_channels=4)
   return config

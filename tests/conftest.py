@@ -19,3 +19,18 @@ def pytest_collection_modifyitems(config, items):
   for item in items:
     if "gpu" in item.keywords:
       item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def readme_bundle(tmp_path_factory):
+  """The README's main command, shortened to two steps, exported: one run serves every test that needs a
+  trained model's bundle (the CLI's and the notebooks')."""
+  from codec_helpers import train_readme_model  # noqa: PLC0415
+
+  from jgc import cli  # noqa: PLC0415
+
+  work = tmp_path_factory.mktemp("readme-run")
+  train_readme_model(work)
+  path = str(work / "model.jgcm")
+  assert cli.main(["export", str(work), "-o", path]) == 0
+  return path

@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from codec_helpers import bundle_bytes, train_readme_model
+from codec_helpers import bundle_bytes
 from PIL import Image
 
 from jgc import cli
@@ -22,13 +22,9 @@ KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 
 
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-  work = tmp_path_factory.mktemp("train")
-  train_readme_model(work)
-  path = str(work / "model.jgcm")
-  assert cli.main(["export", str(work), "-o", path]) == 0
-  return path
+@pytest.fixture
+def model_path(readme_bundle):
+  return readme_bundle
 
 
 def _kodak(n: int) -> list[str]:

@@ -4,23 +4,16 @@ import os
 
 import nbformat
 import pytest
-from codec_helpers import train_readme_model
 from nbclient import NotebookClient
 from PIL import Image
 from skimage import data
 
-from jgc.training import export
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory):
-  work = tmp_path_factory.mktemp("colab-train")
-  train_readme_model(work)
-  path = str(work / "model.jgcm")
-  export.export(str(work), path)
-  return path
+@pytest.fixture
+def tiny_bundle(readme_bundle):
+  return readme_bundle
 
 
 @pytest.fixture(scope="module")
