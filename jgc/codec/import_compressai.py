@@ -31,6 +31,8 @@ from jgc.codec.torch_import import (
   Reader,
   check_constants,
   check_shapes,
+  factorized_prior,
+  hyper_synthesis,
   load_state_dict,
   prior_key,
   strip_prefix,
@@ -101,21 +103,13 @@ def convert(arch: str, state: dict[str, np.ndarray], path: str = "checkpoint") -
     if i < 3:
       synthesis[f"GDN_{i}"] = _gdn(read, f"g_s.{2 * i + 1}")
   n, m = analysis["Conv_0"]["kernel"].shape[-1], analysis["Conv_3"]["kernel"].shape[-1]
-  hyper_synthesis = {"ConvTranspose_0": read.conv("h_s.0", transposed=True),
-                     "ConvTranspose_1": read.conv("h_s.2", transposed=True), "Conv_0": read.conv("h_s.4")}
   params = {
       "analysis": analysis, "synthesis": synthesis,
       "hyper_analysis": {f"Conv_{i}": read.conv(f"h_a.{2 * i}") for i in range(3)},
-      "hyper_synthesis": hyper_synthesis,
-      "z_prior": {"quantiles": read("entropy_bottleneck.quantiles").reshape(-1, 3)},
+      "hyper_synthesis": hyper_synthesis(read, "h_s"),
+      "z_prior": factorized_prior(read, "entropy_bottleneck", layers=len(COMPRESSAI_LAYERS["prior_filters"]) + 1)[0],
   }
-  filters = COMPRESSAI_LAYERS["prior_filters"]
-  for i in range(len(filters) + 1):
-    params["z_prior"][f"matrix_{i}"] = read(f"entropy_bottleneck.matrices.{i}")
-    params["z_prior"][f"bias_{i}"] = read(f"entropy_bottleneck.biases.{i}")
-    if i < len(filters):
-      params["z_prior"][f"factor_{i}"] = read(f"entropy_bottleneck.factors.{i}")
-  last = hyper_synthesis["Conv_0"]
+  last = params["hyper_synthesis"]["Conv_0"]
   if arch == "mbt2018":
     params["context"] = read.conv("context_prediction")
     params["entropy_parameters"] = {f"Conv_{i}": read.conv(f"entropy_parameters.{2 * i}") for i in range(3)}

@@ -39,7 +39,9 @@ from jgc.codec.torch_import import (
   Reader,
   check_constants,
   check_shapes,
+  factorized_prior,
   hific_transforms,
+  hyper_synthesis,
   load_state_dict,
   prior_key,
 )
@@ -70,39 +72,17 @@ _KEYS = HiFiCKeys(
     hint=_HINT)
 
 
-def _z_prior(read: Reader) -> tuple[dict, tuple[int, ...]]:
-  """`(the factorized prior's params, its hidden widths)`; CompressAI gates every layer but the last."""
-  prior = {"quantiles": read(f"{_PRIOR}.quantiles", _HINT).reshape(-1, 3)}
-  layers = 0
-  while read.has(f"{_PRIOR}.matrices.{layers}"):
-    prior[f"matrix_{layers}"] = read(f"{_PRIOR}.matrices.{layers}")
-    prior[f"bias_{layers}"] = read(f"{_PRIOR}.biases.{layers}", _HINT)
-    layers += 1
-  for k in range(layers - 1):
-    prior[f"factor_{k}"] = read(f"{_PRIOR}.factors.{k}", _HINT)
-  if not layers:
-    read(f"{_PRIOR}.matrices.0", _HINT)  # refuses the file, naming the parameter
-  # matrix k is (channels, out, in): the hidden widths are the outputs of all but the last.
-  return prior, tuple(int(prior[f"matrix_{k}"].shape[1]) for k in range(layers - 1))
-
-
-def _synthesis(read: Reader, name: str) -> dict:
-  # deconv, ReLU, deconv, ReLU, conv (`_hific_autoencoder.py:97-120`)
-  return {"ConvTranspose_0": read.conv(f"{name}.0", transposed=True),
-          "ConvTranspose_1": read.conv(f"{name}.2", transposed=True), "Conv_0": read.conv(f"{name}.4")}
-
-
 def convert(state: dict[str, np.ndarray], path: str = "checkpoint") -> tuple[dict, dict]:
   """`(model config, params)` of NC's HiFiCAutoencoder from its state_dict."""
   state = {prior_key(k, _PRIOR): v for k, v in state.items()}
   check_constants(state, _CONSTANTS, path)
   read = Reader(state, path, _ignored)
   encoder, generator, blocks = hific_transforms(read, _KEYS)
-  z_prior, prior_filters = _z_prior(read)
+  z_prior, prior_filters = factorized_prior(read, _PRIOR, _HINT)
   params = {"encoder": encoder, "generator": generator, "hyperprior": {
       "analysis": {f"Conv_{i}": read.conv(f"hyper_analysis.{2 * i}") for i in range(3)},
-      "mean_synthesis": _synthesis(read, "hyper_synthesis_mean"),
-      "scale_synthesis": _synthesis(read, "hyper_synthesis_scale"), "z_prior": z_prior}}
+      "mean_synthesis": hyper_synthesis(read, "hyper_synthesis_mean"),
+      "scale_synthesis": hyper_synthesis(read, "hyper_synthesis_scale"), "z_prior": z_prior}}
   read.check_all_taken(_WHAT)
   config = {"name": "hific",
             "encoder_channels": [int(encoder[f"Conv_{i}"]["kernel"].shape[-1]) for i in range(5)],

@@ -31,6 +31,9 @@ def deconv_kernel(w: np.ndarray) -> np.ndarray:
   return w.transpose(2, 3, 0, 1)[::-1, ::-1]
 
 
+_NAMED = "is it the architecture named?"
+
+
 class Reader:
   """Takes parameters out of a state_dict by name; what is never taken (nor `ignored`) is reported."""
 
@@ -40,7 +43,7 @@ class Reader:
   def has(self, key: str) -> bool:
     return key in self._state
 
-  def __call__(self, key: str, hint: str = "is it the architecture named?") -> np.ndarray:
+  def __call__(self, key: str, hint: str = _NAMED) -> np.ndarray:
     if key not in self._state:
       raise CheckpointMismatch(f"{self._path}: no parameter {key!r}; {hint}")
     self._taken.add(key)
@@ -97,6 +100,32 @@ def hific_transforms(read: Reader, keys: HiFiCKeys) -> tuple[dict, dict, int]:
     generator[f"ChannelNorm_{i + 2}"] = norm(channel_norm_)
   generator["Conv_1"] = read.conv(keys.generator_out)
   return encoder, generator, blocks
+
+
+def hyper_synthesis(read: Reader, prefix: str) -> dict:
+  """A CompressAI-style hyper-synthesis `Sequential` at `prefix` (transposed conv, ReLU, transposed conv,
+  ReLU, conv: CompressAI's `h_s`, NC's `hyper_synthesis_mean` / `_scale`) as `jgc.models.hyper.HyperSynthesis`."""
+  return {"ConvTranspose_0": read.conv(f"{prefix}.0", transposed=True),
+          "ConvTranspose_1": read.conv(f"{prefix}.2", transposed=True), "Conv_0": read.conv(f"{prefix}.4")}
+
+
+def factorized_prior(read: Reader, prefix: str, hint: str = _NAMED,
+                     layers: int | None = None) -> tuple[dict, tuple[int, ...]]:
+  """`(params, hidden widths)` of CompressAI's `EntropyBottleneck` at `prefix` (today's key names, see
+  `prior_key`) as `jgc.entropy.factorized.FactorizedPrior`; CompressAI gates every layer but the last.
+  `layers`: how many the architecture has (a missing one is named); None: as many as the file holds."""
+  params = {"quantiles": read(f"{prefix}.quantiles", hint).reshape(-1, 3)}
+  if layers is None:
+    layers = 0
+    while read.has(f"{prefix}.matrices.{layers}"):
+      layers += 1
+  for k in range(max(layers, 1)):  # with none at all, the first is named missing
+    params[f"matrix_{k}"] = read(f"{prefix}.matrices.{k}", hint)
+    params[f"bias_{k}"] = read(f"{prefix}.biases.{k}", hint)
+    if k < layers - 1:
+      params[f"factor_{k}"] = read(f"{prefix}.factors.{k}", hint)
+  # matrix k is (channels, out, in): the hidden widths are the outputs of all but the last.
+  return params, tuple(int(params[f"matrix_{k}"].shape[1]) for k in range(layers - 1))
 
 
 def strip_prefix(key: str) -> str:
