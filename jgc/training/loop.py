@@ -75,9 +75,11 @@ def build_trainer(config: ml_collections.ConfigDict) -> Trainer:
 
 
 def _labeler(path: str) -> labelers.Labeler:
-  if not paths.resolve(path).exists():
-    raise errors.NotFound(f"discriminator.labeler: no file {path} (`jgc import vqvae CHECKPOINT -o {path}` makes one)")
-  return labelers.load(path)
+  try:
+    return labelers.load(path)
+  except errors.NotFound:
+    raise errors.NotFound(f"discriminator.labeler: no file {path} (`jgc import vqvae CHECKPOINT -o {path}` "
+                          "makes one)") from None
 
 
 def _check_labeler(disc: Any, frozen: labelers.Labeler, path: str) -> None:
