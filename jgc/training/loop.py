@@ -61,9 +61,6 @@ def build_trainer(config: ml_collections.ConfigDict) -> Trainer:
   if config.discriminator is not None:
     block = config.discriminator.to_dict()
     path = block.pop("labeler", None)
-    if config.loss.gan == "oasis" and not path:
-      raise errors.ConfigError("discriminator.labeler is not set: the oasis GAN loss (configs/hific.py:illm) needs "
-                               "the labeler file that `jgc import vqvae` writes from NeuralCompression's VQ-VAE")
     if path:
       frozen = _labeler(path)
       # D scores each code of the labeler's codebook, and class 0 "fake" (MS-ILLM §3.2).

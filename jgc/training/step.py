@@ -339,9 +339,11 @@ def make_trainer(model: nn.Module, disc: nn.Module | None, config: ml_collection
   """A `Trainer` for a config, its guarded names fixed; checks that the loss, the discriminator and the
   labeler (`discriminator.labeler`, which the "oasis" loss and only it needs) agree."""
   weights = LossWeights.from_config(config.loss)
-  if (weights.gan == "oasis") != (labeler is not None):
-    raise errors.ConfigError("discriminator.labeler must be set with loss.gan='oasis' (MS-ILLM's D targets), "
-                             "and only then")
+  if weights.gan == "oasis" and labeler is None:
+    raise errors.ConfigError("discriminator.labeler is not set: the oasis GAN loss (configs/hific.py:illm) needs "
+                             "the labeler file that `jgc import vqvae` writes from NeuralCompression's VQ-VAE")
+  if labeler is not None and weights.gan != "oasis":
+    raise errors.ConfigError(f"discriminator.labeler is set, but only the oasis GAN loss uses one, not {weights.gan!r}")
   adversarial = {k: getattr(weights, k) for k in ("gan_weight", "feature_matching_weight", "similarity_weight")}
   if disc is None and any(adversarial.values()):
     named = ", ".join(k for k, v in adversarial.items() if v)
